@@ -1,0 +1,70 @@
+"""The scheduler: the only timed component of dripr.
+
+Each tick it starts the cycle of every campaign whose next_send_datetime has arrived
+(DORMANT → WAITING_FOR_DATA, through the transition function and the outbox) and republishes
+outbox rows a crash or an SNS error left behind. Any number of replicas may run: the
+compare-and-set on the campaign row starts each cycle exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from datetime import datetime
+
+import structlog
+from sqlalchemy import select
+
+from shared.bootstrap import Runtime
+from shared.clock import utcnow_naive
+from shared.db.models import Campaign
+from shared.statuses import CampaignStatus
+from shared.transitions import TransitionRefused, Trigger, fire
+
+log = structlog.get_logger(__name__)
+
+
+async def start_due_campaigns(
+    runtime: Runtime, now: datetime | None = None, limit: int = 200
+) -> int:
+    now = now or utcnow_naive()
+    async with runtime.sessions() as session:
+        due = (
+            await session.scalars(
+                select(Campaign.id)
+                .where(
+                    Campaign.campaign_status == CampaignStatus.DORMANT,
+                    Campaign.next_send_datetime <= now,
+                )
+                .order_by(Campaign.next_send_datetime, Campaign.id)
+                .limit(limit)
+            )
+        ).all()
+    started = 0
+    for campaign_id in due:
+        async with runtime.unit_of_work() as uow:
+            try:
+                await fire(uow.session, campaign_id, Trigger.SCHEDULE, now=now)
+            except TransitionRefused:
+                continue  # another replica started it first, or an operator did
+            await uow.commit()
+            started += 1
+    if started:
+        log.info("scheduler.started_cycles", count=started)
+    return started
+
+
+async def tick(runtime: Runtime) -> None:
+    await start_due_campaigns(runtime)
+    await runtime.relay.sweep()
+
+
+async def run(runtime: Runtime, stop: asyncio.Event) -> None:
+    interval = runtime.settings.scheduler_interval_seconds
+    while not stop.is_set():
+        try:
+            await tick(runtime)
+        except Exception:  # a database blip must not stop the clock
+            log.exception("scheduler.tick_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

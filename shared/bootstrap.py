@@ -1,0 +1,101 @@
+"""The one place a process wires its adapters: database, SQS, SNS, the outbox relay.
+
+Tests call `bootstrap()` with their own settings (an emulator endpoint, a scratch database);
+services get the same object with production settings. Nothing is created at import time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+from aiobotocore.session import AioSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from infra.topology import TOPOLOGY, Names, QueueSpec
+from shared.aws import async_client
+from shared.bus.consumer import Consumer, ConsumerOptions, Handler
+from shared.bus.publisher import SnsPublisher
+from shared.config import Settings
+from shared.db.engine import create_engine, session_factory
+from shared.db.uow import UnitOfWork
+from shared.events import Event
+from shared.outbox import OutboxRelay
+
+
+class TopicNotProvisioned(RuntimeError):
+    pass
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    sqs: Any
+    sns: Any
+    publisher: SnsPublisher
+    relay: OutboxRelay
+    names: Names
+
+    def unit_of_work(self, consumer: str | None = None, event_id: UUID | None = None) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.relay, consumer=consumer, event_id=event_id)
+
+    async def queue_url(self, spec: QueueSpec) -> str:
+        response = await self.sqs.get_queue_url(QueueName=self.names.queue(spec))
+        return str(response["QueueUrl"])
+
+    async def consumer(
+        self, spec: QueueSpec, handlers: dict[type[Event], Handler], **options: Any
+    ) -> Consumer:
+        defaults = {
+            "concurrency": self.settings.concurrency,
+            "wait_time_seconds": self.settings.wait_time_seconds,
+            "shutdown_grace_seconds": self.settings.shutdown_grace_seconds,
+        }
+        return Consumer(
+            name=spec.name,
+            queue_url=await self.queue_url(spec),
+            sqs=self.sqs,
+            handlers=handlers,
+            unit_of_work=self.unit_of_work,
+            options=ConsumerOptions(**(defaults | options)),
+        )
+
+
+@asynccontextmanager
+async def bootstrap(settings: Settings | None = None) -> AsyncIterator[Runtime]:
+    settings = settings or Settings()
+    engine = create_engine(settings.database_url)
+    try:
+        async with AsyncExitStack() as stack:
+            aws = AioSession()
+            sqs = await stack.enter_async_context(async_client(aws, "sqs", settings))
+            sns = await stack.enter_async_context(async_client(aws, "sns", settings))
+            names = Names(settings.env)
+            topic_arn = settings.topic_arn or await find_topic(sns, names.topic(TOPOLOGY))
+            publisher = SnsPublisher(sns, topic_arn)
+            sessions = session_factory(engine)
+            relay = OutboxRelay(
+                sessions, publisher, grace=timedelta(seconds=settings.outbox_grace_seconds)
+            )
+            yield Runtime(settings, engine, sessions, sqs, sns, publisher, relay, names)
+    finally:
+        await engine.dispose()
+
+
+async def find_topic(sns: Any, name: str) -> str:
+    """Look the topic up by name: services may publish to it but never create it."""
+    token: str | None = None
+    while True:
+        page = await (sns.list_topics(NextToken=token) if token else sns.list_topics())
+        for topic in page.get("Topics", []):
+            if topic["TopicArn"].rsplit(":", 1)[-1] == name:
+                return str(topic["TopicArn"])
+        token = page.get("NextToken")
+        if not token:
+            raise TopicNotProvisioned(f"topic {name!r} does not exist: run `dripr provision` first")

@@ -1,0 +1,275 @@
+"""The one consumer runtime every dripr service runs.
+
+Per message: parse (raw or SNS-enveloped) → dispatch to the handler for its event type → delete
+only on success. The SQS visibility timeout is the lock on the work, extended by a heartbeat
+while a handler runs. Failures map onto SQS itself:
+
+- malformed, foreign or unhandled messages, and `Reject`: copied to the DLQ with the reason in a
+  `failure_reason` attribute, then deleted; nothing is lost and the loop goes on;
+- `Retry(delay)`: visible again after the delay;
+- any other exception: visible again after an exponential backoff, until the queue's
+  maxReceiveCount, when it is dead-lettered with the last error as its reason;
+- a duplicate (the event was already processed by this consumer): deleted, nothing done.
+
+On shutdown it stops receiving, lets in-flight handlers finish within a grace period, and makes
+the messages of those that did not finish visible again at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from shared.bus.outcomes import AlreadyProcessed, Reject, Retry
+from shared.bus.publisher import string_attributes
+from shared.db.uow import UnitOfWork
+from shared.events import Event, MalformedMessage, StatusChange, parse_body
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+UnitOfWorkFactory = Callable[[str, UUID], UnitOfWork]
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    concurrency: int = 10
+    wait_time_seconds: int = 20
+    shutdown_grace_seconds: float = 20.0
+    backoff_base_seconds: float = 2.0
+    backoff_max_seconds: float = 300.0
+
+
+class Consumer:
+    """Receives from one queue and runs handlers on what arrives; see the module docstring."""
+
+    def __init__(
+        self,
+        name: str,
+        queue_url: str,
+        sqs: Any,
+        handlers: Mapping[type[Event], Handler],
+        unit_of_work: UnitOfWorkFactory,
+        options: ConsumerOptions = ConsumerOptions(),
+    ) -> None:
+        self.name = name
+        self.queue_url = queue_url
+        self._sqs = sqs
+        self._handlers = dict(handlers)
+        self._unit_of_work = unit_of_work
+        self._options = options
+        self._visibility_timeout = 30
+        self._max_receive_count: int | None = None
+        self._dlq_url: str | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._read_queue_settings()
+        log.info("consumer.started", consumer=self.name, queue=self.queue_url)
+        failures = 0
+        while not stop.is_set():
+            free = self._options.concurrency - len(self._in_flight)
+            if free <= 0:
+                await _first_of(
+                    stop.wait(), asyncio.wait(self._in_flight, return_when="FIRST_COMPLETED")
+                )
+                continue
+            try:
+                messages = await _first_of(stop.wait(), self._receive(min(free, 10)))
+            except Exception as exc:  # the endpoint is down or throttling: back off, keep going
+                failures += 1
+                delay = min(30.0, 0.5 * 2**failures)
+                log.warning(
+                    "consumer.receive_failed", consumer=self.name, error=str(exc), retry_in=delay
+                )
+                await _first_of(stop.wait(), asyncio.sleep(delay))
+                continue
+            failures = 0
+            for message in messages or ():
+                task = asyncio.create_task(self._process(message))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+        await self._drain()
+        log.info("consumer.stopped", consumer=self.name)
+
+    async def _read_queue_settings(self) -> None:
+        """The queue's own visibility timeout and redrive policy drive retries and heartbeats."""
+        attributes = (
+            await self._sqs.get_queue_attributes(
+                QueueUrl=self.queue_url, AttributeNames=["VisibilityTimeout", "RedrivePolicy"]
+            )
+        )["Attributes"]
+        self._visibility_timeout = int(attributes.get("VisibilityTimeout", 30))
+        if "RedrivePolicy" in attributes:
+            policy = json.loads(attributes["RedrivePolicy"])
+            self._max_receive_count = int(policy["maxReceiveCount"])
+            dlq_name = policy["deadLetterTargetArn"].rsplit(":", 1)[-1]
+            self._dlq_url = (await self._sqs.get_queue_url(QueueName=dlq_name))["QueueUrl"]
+
+    async def _receive(self, count: int) -> list[dict[str, Any]]:
+        response = await self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=count,
+            WaitTimeSeconds=self._options.wait_time_seconds,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
+            MessageAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    async def _process(self, message: dict[str, Any]) -> None:
+        with structlog.contextvars.bound_contextvars(
+            consumer=self.name, message_id=message.get("MessageId")
+        ):
+            try:
+                await self._dispatch(message)
+            except Exception:  # an SQS call failed: the visibility timeout brings it back
+                log.exception("message.runtime_error")
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        try:
+            event = parse_body(message.get("Body", ""))
+        except MalformedMessage as exc:
+            await self._dead_letter(message, str(exc))
+            return
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            reason = f"{self.name} has no handler for {event.event_type_name()}"
+            await self._dead_letter(message, reason)
+            return
+        context: dict[str, Any] = {"event_id": str(event.event_id)}
+        if isinstance(event, StatusChange):
+            context |= {"campaign_id": event.campaign_id, "cycle": event.cycle}
+        with structlog.contextvars.bound_contextvars(**context):
+            await self._handle(message, event, handler, message["ReceiptHandle"])
+
+    async def _handle(
+        self, message: dict[str, Any], event: Event, handler: Handler, receipt: str
+    ) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat(receipt))
+        try:
+            unit_of_work = self._unit_of_work(self.name, event.event_id)
+            if await unit_of_work.already_processed():
+                log.info("message.duplicate")
+            else:
+                await handler(event, unit_of_work)
+        except AlreadyProcessed:
+            log.info("message.duplicate", raced=True)
+        except Reject as exc:
+            await self._dead_letter(message, f"rejected: {exc}")
+            return
+        except Retry as exc:
+            log.info("message.retry", reason=str(exc), delay=exc.delay)
+            await self._make_visible(receipt, exc.delay)
+            return
+        except asyncio.CancelledError:
+            await asyncio.shield(self._make_visible(receipt, 0))
+            raise
+        except Exception as exc:
+            await self._failed(message, receipt, exc)
+            return
+        finally:
+            heartbeat.cancel()
+        await self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+        log.debug("message.done")
+
+    async def _failed(self, message: dict[str, Any], receipt: str, exc: Exception) -> None:
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+        reason = f"{type(exc).__name__}: {exc}"
+        if self._max_receive_count is not None and receives >= self._max_receive_count:
+            log.error("message.exhausted", receives=receives, error=reason, exc_info=exc)
+            await self._dead_letter(message, f"failed {receives} times; last error {reason}")
+            return
+        delay = min(
+            self._options.backoff_max_seconds,
+            self._options.backoff_base_seconds * 2 ** (receives - 1),
+        )
+        log.warning("message.failed", receives=receives, retry_in=delay, error=reason, exc_info=exc)
+        await self._make_visible(receipt, delay)
+
+    async def _dead_letter(self, message: dict[str, Any], reason: str) -> None:
+        """Copy to the DLQ with the reason, then delete; with no DLQ, leave it for redrive."""
+        log.error("message.dead_lettered", reason=reason, body=message.get("Body", "")[:500])
+        if self._dlq_url is None:
+            return
+        attributes = {
+            key: value
+            for key, value in message.get("MessageAttributes", {}).items()
+            if value.get("DataType", "").startswith(("String", "Number"))
+        }
+        attributes |= string_attributes(
+            {
+                "failure_reason": reason[:1000],
+                "source_queue": self.queue_url.rsplit("/", 1)[-1],
+                "source_message_id": message.get("MessageId", ""),
+                "failed_consumer": self.name,
+            }
+        )
+        await self._sqs.send_message(
+            QueueUrl=self._dlq_url,
+            MessageBody=message.get("Body") or "(empty)",
+            MessageAttributes=attributes,
+        )
+        await self._sqs.delete_message(
+            QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+        )
+
+    async def _heartbeat(self, receipt: str) -> None:
+        """Keep a long handler's message invisible: extend the timeout each third of it."""
+        interval = max(1.0, self._visibility_timeout / 3)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=receipt,
+                    VisibilityTimeout=self._visibility_timeout,
+                )
+            except Exception as exc:
+                log.warning("message.heartbeat_failed", error=str(exc))
+
+    async def _make_visible(self, receipt: str, delay: float) -> None:
+        try:
+            await self._sqs.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=receipt,
+                VisibilityTimeout=int(max(0, min(delay, 43_200))),
+            )
+        except Exception as exc:  # it will become visible when its timeout runs out anyway
+            log.warning("message.release_failed", error=str(exc))
+
+    async def _drain(self) -> None:
+        if not self._in_flight:
+            return
+        log.info("consumer.draining", in_flight=len(self._in_flight))
+        _done, pending = await asyncio.wait(
+            self._in_flight, timeout=self._options.shutdown_grace_seconds
+        )
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if pending:
+            log.warning("consumer.released_unfinished", count=len(pending))
+
+
+async def _first_of(stop: Awaitable[Any], work: Awaitable[Any]) -> Any:
+    """Await `work` unless `stop` finishes first; then cancel the work and return None."""
+    stop_task = asyncio.ensure_future(stop)
+    work_task = asyncio.ensure_future(work)
+    try:
+        done, _ = await asyncio.wait({stop_task, work_task}, return_when="FIRST_COMPLETED")
+    finally:
+        stop_task.cancel()
+    if work_task in done:
+        return work_task.result()
+    work_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await work_task
+    return None

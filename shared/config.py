@@ -1,0 +1,33 @@
+"""One typed settings object. Environment variable names live here and nowhere else."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.dripr/dripr.db"
+
+
+class Settings(BaseSettings):
+    """Standard names where a standard exists (DATABASE_URL, AWS_*), DRIPR_* for the rest."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIPR_", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    aws_region: str = Field("us-east-1", validation_alias="AWS_DEFAULT_REGION")
+    aws_max_attempts: int = Field(3, ge=1, description="botocore attempts per AWS call")
+
+    env: str = Field("dev", pattern=r"^[a-z0-9][a-z0-9-]{0,20}$", description="name prefix")
+    topic_arn: str | None = Field(None, description="skip the topic lookup by name")
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    concurrency: int = Field(10, ge=1, le=100, description="handlers in flight per consumer")
+    wait_time_seconds: int = Field(20, ge=0, le=20, description="SQS long-poll wait")
+    shutdown_grace_seconds: float = Field(20.0, ge=0)
+    scheduler_interval_seconds: float = Field(5.0, gt=0)
+    outbox_grace_seconds: float = Field(10.0, ge=0, description="age before the sweep republishes")

@@ -1,0 +1,147 @@
+"""Tables, as SQLAlchemy 2 declarative models. The schema itself comes from Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from shared.clock import utcnow_naive
+from shared.statuses import CampaignStatus, SubStatus
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; MySQL gets BIGINT.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+# Microseconds on MySQL too: hand-off latencies and event order are measured from these.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+def _enum(enum: type[CampaignStatus] | type[SubStatus], name: str) -> Enum:
+    return Enum(enum, name=name, native_enum=True, values_callable=lambda e: [m.value for m in e])
+
+
+def sub_status() -> Mapped[SubStatus]:
+    return mapped_column(
+        _enum(SubStatus, "sub_status"), default=SubStatus.DORMANT, server_default="DORMANT"
+    )
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: Timestamp, dict[str, Any]: JSON}
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    agent_name: Mapped[str] = mapped_column(String(200))
+    agent_email: Mapped[str] = mapped_column(String(320))
+    address: Mapped[str | None] = mapped_column(String(500))
+    no_address_newsletter: Mapped[bool] = mapped_column(Boolean, default=False)
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    campaign_status: Mapped[CampaignStatus] = mapped_column(
+        _enum(CampaignStatus, "campaign_status"),
+        default=CampaignStatus.DORMANT,
+        server_default="DORMANT",
+    )
+    cycle: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    cadence_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    next_send_datetime: Mapped[datetime]
+
+    property_status: Mapped[SubStatus] = sub_status()
+    active_listing_status: Mapped[SubStatus] = sub_status()
+    recent_sale_status: Mapped[SubStatus] = sub_status()
+    local_market_data_status: Mapped[SubStatus] = sub_status()
+    intro_status: Mapped[SubStatus] = sub_status()
+    home_report_analysis_status: Mapped[SubStatus] = sub_status()
+    email_status: Mapped[SubStatus] = sub_status()
+    send_status: Mapped[SubStatus] = sub_status()
+
+    property_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    active_listings: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    recent_sales: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    local_market_data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    mortgage_rate: Mapped[float | None]
+    intro: Mapped[str | None] = mapped_column(Text)
+    home_report_analysis: Mapped[str | None] = mapped_column(Text)
+
+    error_reason: Mapped[str | None] = mapped_column(Text)
+    error_from_status: Mapped[CampaignStatus | None] = mapped_column(
+        _enum(CampaignStatus, "campaign_status")
+    )
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow_naive, onupdate=utcnow_naive)
+
+    recipients: Mapped[list[Recipient]] = relationship(back_populates="campaign")
+
+    __table_args__ = (Index("ix_campaigns_due", "campaign_status", "next_send_datetime"),)
+
+
+class Recipient(Base):
+    __tablename__ = "recipients"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str | None] = mapped_column(String(200))
+    unsubscribed_at: Mapped[datetime | None]
+
+    campaign: Mapped[Campaign] = relationship(back_populates="recipients")
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "email", name="uq_recipients_campaign_email"),
+    )
+
+
+class OutboxEvent(Base):
+    """Every event dripr emits, written in the transaction that caused it.
+
+    Rows stay after publishing: for STATUS_CHANGE they are the campaign's history.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    event_type: Mapped[str] = mapped_column(String(50))
+    campaign_id: Mapped[int | None] = mapped_column(Id)
+    cycle: Mapped[int | None]
+    from_status: Mapped[str | None] = mapped_column(String(40))
+    to_status: Mapped[str | None] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    published_at: Mapped[datetime | None]
+    publish_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "published_at", "id"),
+        Index("ix_outbox_campaign", "campaign_id", "id"),
+    )
+
+
+class ProcessedEvent(Base):
+    """An event handled by one consumer, written in the transaction of the handler's effect."""
+
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(80), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow_naive)

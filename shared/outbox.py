@@ -1,0 +1,125 @@
+"""The transactional outbox: events are rows first, messages second.
+
+`add()` writes the event in the caller's transaction, so a STATUS_CHANGE exists exactly when the
+status change committed. `OutboxRelay` publishes committed rows to SNS right after the commit and,
+on a timer, whatever a crash or an SNS error left unpublished.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Protocol
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.clock import utcnow_naive
+from shared.db.models import OutboxEvent
+from shared.events import Event, StatusChange, parse_event
+
+log = structlog.get_logger(__name__)
+
+_PENDING = "dripr.outbox.pending"
+
+
+class Publisher(Protocol):
+    async def publish(self, event: Event) -> None: ...
+
+
+def add(session: AsyncSession, event: Event) -> OutboxEvent:
+    row = OutboxEvent(
+        event_id=str(event.event_id),
+        event_type=event.event_type_name(),
+        payload=event.model_dump_json(),
+        created_at=event.occurred_at.replace(tzinfo=None),
+    )
+    if isinstance(event, StatusChange):
+        row.campaign_id = event.campaign_id
+        row.cycle = event.cycle
+        row.from_status = event.from_status.value
+        row.to_status = event.to_status.value
+    session.add(row)
+    session.info.setdefault(_PENDING, []).append(row.event_id)
+    return row
+
+
+def take_pending(session: AsyncSession) -> list[str]:
+    """Event ids this session has written to the outbox since the last call."""
+    ids: list[str] = session.info.pop(_PENDING, [])
+    return ids
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        publisher: Publisher,
+        *,
+        grace: timedelta = timedelta(seconds=10),
+    ) -> None:
+        self._sessions = session_factory
+        self._publisher = publisher
+        self._grace = grace
+
+    async def publish(self, event_ids: Iterable[str]) -> int:
+        """Publish these committed rows now; a failure is recorded and left for `sweep()`."""
+        ids = list(event_ids)
+        if not ids:
+            return 0
+        async with self._sessions() as session:
+            rows = (
+                await session.scalars(
+                    select(OutboxEvent).where(
+                        OutboxEvent.event_id.in_(ids), OutboxEvent.published_at.is_(None)
+                    )
+                )
+            ).all()
+            published = 0
+            for row in rows:
+                published += await self._publish_row(row)
+            await session.commit()
+        return published
+
+    async def sweep(self, limit: int = 100) -> int:
+        """Publish rows left unpublished for longer than the grace period.
+
+        Several relays may sweep at once: MySQL's SKIP LOCKED keeps them on different rows, and
+        a row published twice is harmless because consumers deduplicate by event_id.
+        """
+        cutoff = utcnow_naive() - self._grace
+        async with self._sessions() as session:
+            query = (
+                select(OutboxEvent)
+                .where(OutboxEvent.published_at.is_(None), OutboxEvent.created_at <= cutoff)
+                .order_by(OutboxEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = (await session.scalars(query)).all()
+            published = 0
+            for row in rows:
+                published += await self._publish_row(row)
+            await session.commit()
+        if rows:
+            log.info("outbox.swept", published=published, attempted=len(rows))
+        return published
+
+    async def _publish_row(self, row: OutboxEvent) -> int:
+        row.publish_attempts += 1
+        try:
+            await self._publisher.publish(parse_event(json.loads(row.payload)))
+        except Exception as exc:
+            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("outbox.publish_failed", event_id=row.event_id, error=row.last_error)
+            return 0
+        row.published_at = utcnow_naive()
+        row.last_error = None
+        return 1
+
+
+async def unpublished_count(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+    return int(await session.scalar(query) or 0)

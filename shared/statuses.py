@@ -1,0 +1,43 @@
+"""The campaign's status vocabulary.
+
+There is deliberately no FETCHING or CREATING_EMAIL: in dripr the SQS visibility timeout of the
+message being worked on is the lock, so no status ever means "someone is busy with this row".
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class CampaignStatus(StrEnum):
+    DORMANT = "DORMANT"
+    WAITING_FOR_DATA = "WAITING_FOR_DATA"
+    WAITING_FOR_HOME_ANALYSIS = "WAITING_FOR_HOME_ANALYSIS"
+    READY_TO_CREATE_EMAIL = "READY_TO_CREATE_EMAIL"
+    WAITING_FOR_MANUAL_APPROVAL = "WAITING_FOR_MANUAL_APPROVAL"
+    READY_TO_SEND_EMAIL = "READY_TO_SEND_EMAIL"
+    SENDING = "SENDING"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    ERROR = "ERROR"
+
+
+class SubStatus(StrEnum):
+    """The state of one step of a campaign cycle, owned by exactly one service."""
+
+    DORMANT = "DORMANT"
+    WAITING_FOR_DATA = "WAITING_FOR_DATA"
+    READY = "READY"
+    ERROR = "ERROR"
+
+
+IN_PROGRESS: frozenset[CampaignStatus] = frozenset(
+    {
+        CampaignStatus.WAITING_FOR_DATA,
+        CampaignStatus.WAITING_FOR_HOME_ANALYSIS,
+        CampaignStatus.READY_TO_CREATE_EMAIL,
+        CampaignStatus.WAITING_FOR_MANUAL_APPROVAL,
+        CampaignStatus.READY_TO_SEND_EMAIL,
+        CampaignStatus.SENDING,
+    }
+)
+"""Statuses in which a cycle is running: the campaign must not be edited under the services."""

@@ -1,0 +1,108 @@
+"""Local stand-ins the tests share: an emulator server process and a scratch database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from shared.db.engine import create_engine
+
+BIN = Path(sys.executable).parent
+MYSQL_SERVER_URL = os.environ.get("DRIPR_TEST_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """moto in server mode, in its own process: AWS over HTTP, as a deployed service sees it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{endpoint}/moto-api/")
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def reset_moto(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def mysql_reachable(server_url: str = MYSQL_SERVER_URL) -> bool:
+    url = make_url(server_url)
+    try:
+        with socket.create_connection((url.host or "127.0.0.1", url.port or 3306), timeout=1):
+            pass
+    except OSError:
+        return False
+
+    async def _ping() -> None:
+        engine = create_engine(server_url)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(_ping())
+    except Exception:
+        return False
+    return True
+
+
+@contextmanager
+def scratch_mysql_database(server_url: str = MYSQL_SERVER_URL) -> Iterator[str]:
+    """A database of our own on the MySQL server, dropped afterwards."""
+    name = f"dripr_test_{uuid.uuid4().hex[:10]}"
+
+    async def _run(sql: str) -> None:
+        engine = create_engine(server_url)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text(sql))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(_run(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    try:
+        yield f"{server_url.rstrip('/')}/{name}"
+    finally:
+        asyncio.run(_run(f"DROP DATABASE IF EXISTS `{name}`"))
