@@ -27,7 +27,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     concurrency: int = Field(10, ge=1, le=100, description="handlers in flight per consumer")
-    wait_time_seconds: int = Field(20, ge=0, le=20, description="SQS long-poll wait")
+    wait_time_seconds: int = Field(10, ge=0, le=20, description="SQS long-poll wait")
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     scheduler_interval_seconds: float = Field(5.0, gt=0)
     outbox_grace_seconds: float = Field(10.0, ge=0, description="age before the sweep republishes")

@@ -41,9 +41,13 @@ async def load(sessions: async_sessionmaker[AsyncSession], campaign_id: int) -> 
         return campaign
 
 
-async def history(sessions: async_sessionmaker[AsyncSession], campaign_id: int) -> list[OutboxEvent]:
+async def history(
+    sessions: async_sessionmaker[AsyncSession], campaign_id: int
+) -> list[OutboxEvent]:
     async with sessions() as session:
         rows = await session.scalars(
-            select(OutboxEvent).where(OutboxEvent.campaign_id == campaign_id).order_by(OutboxEvent.id)
+            select(OutboxEvent)
+            .where(OutboxEvent.campaign_id == campaign_id)
+            .order_by(OutboxEvent.id)
         )
         return list(rows)

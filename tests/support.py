@@ -10,9 +10,10 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -106,3 +107,35 @@ def scratch_mysql_database(server_url: str = MYSQL_SERVER_URL) -> Iterator[str]:
         yield f"{server_url.rstrip('/')}/{name}"
     finally:
         asyncio.run(_run(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+async def receive_all(
+    sqs: Any, queue_url: str, *, wait: int = 0, rounds: int = 3
+) -> list[dict[str, Any]]:
+    """Receive (and delete) whatever a queue holds."""
+    messages: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        response = await sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait,
+            MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["All"],
+        )
+        batch = response.get("Messages", [])
+        for message in batch:
+            await sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        messages.extend(batch)
+        if not batch:
+            break
+    return messages
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], within: float = 20.0, interval: float = 0.1
+) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s")
+        await asyncio.sleep(interval)

@@ -18,7 +18,6 @@ the messages of those that did not finish visible again at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from uuid import UUID
 
 import structlog
 
+from shared.bus.deleter import BatchDeleter
 from shared.bus.outcomes import AlreadyProcessed, Reject, Retry
 from shared.bus.publisher import string_attributes
 from shared.db.uow import UnitOfWork
@@ -69,35 +69,57 @@ class Consumer:
         self._max_receive_count: int | None = None
         self._dlq_url: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._deleter = BatchDeleter(sqs, queue_url)
 
     async def run(self, stop: asyncio.Event) -> None:
         await self._read_queue_settings()
+        self._deleter.start()
         log.info("consumer.started", consumer=self.name, queue=self.queue_url)
+        stopping = asyncio.create_task(stop.wait())
+        batch = min(10, self._options.concurrency)
+        room = (batch + 1) // 2  # receive in batches, yet never idle on one slow handler
+        receiving: asyncio.Task[list[dict[str, Any]]] | None = None
         failures = 0
         while not stop.is_set():
             free = self._options.concurrency - len(self._in_flight)
-            if free <= 0:
-                await _first_of(
-                    stop.wait(), asyncio.wait(self._in_flight, return_when="FIRST_COMPLETED")
-                )
+            if free < room:
+                await asyncio.wait({*self._in_flight, stopping}, return_when="FIRST_COMPLETED")
                 continue
+            receiving = asyncio.create_task(self._receive(min(free, batch)))
+            await asyncio.wait({receiving, stopping}, return_when="FIRST_COMPLETED")
+            if not receiving.done():
+                break
+            received, receiving = receiving, None
             try:
-                messages = await _first_of(stop.wait(), self._receive(min(free, 10)))
+                messages = received.result()
             except Exception as exc:  # the endpoint is down or throttling: back off, keep going
                 failures += 1
                 delay = min(30.0, 0.5 * 2**failures)
-                log.warning(
-                    "consumer.receive_failed", consumer=self.name, error=str(exc), retry_in=delay
-                )
-                await _first_of(stop.wait(), asyncio.sleep(delay))
+                log.warning("consumer.receive_failed", error=str(exc), retry_in=delay)
+                await asyncio.wait({stopping}, timeout=delay)
                 continue
             failures = 0
-            for message in messages or ():
+            for message in messages:
                 task = asyncio.create_task(self._process(message))
                 self._in_flight.add(task)
                 task.add_done_callback(self._in_flight.discard)
-        await self._drain()
+        stopping.cancel()
+        await asyncio.gather(self._release_late_receive(receiving), self._drain())
+        await self._deleter.close()
         log.info("consumer.stopped", consumer=self.name)
+
+    async def _release_late_receive(self, receiving: asyncio.Task[Any] | None) -> None:
+        """A long poll cut short on the client can still take messages on the server side.
+
+        So it is not cancelled: it is allowed to return, and whatever it took is handed back.
+        """
+        if receiving is None or (receiving.done() and receiving.exception() is not None):
+            return
+        try:
+            messages = await receiving
+        except Exception:
+            return
+        await asyncio.gather(*(self._make_visible(m["ReceiptHandle"], 0) for m in messages))
 
     async def _read_queue_settings(self) -> None:
         """The queue's own visibility timeout and redrive policy drive retries and heartbeats."""
@@ -177,7 +199,7 @@ class Consumer:
             return
         finally:
             heartbeat.cancel()
-        await self._sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt)
+        self._deleter.delete(receipt)
         log.debug("message.done")
 
     async def _failed(self, message: dict[str, Any], receipt: str, exc: Exception) -> None:
@@ -257,19 +279,3 @@ class Consumer:
         await asyncio.gather(*pending, return_exceptions=True)
         if pending:
             log.warning("consumer.released_unfinished", count=len(pending))
-
-
-async def _first_of(stop: Awaitable[Any], work: Awaitable[Any]) -> Any:
-    """Await `work` unless `stop` finishes first; then cancel the work and return None."""
-    stop_task = asyncio.ensure_future(stop)
-    work_task = asyncio.ensure_future(work)
-    try:
-        done, _ = await asyncio.wait({stop_task, work_task}, return_when="FIRST_COMPLETED")
-    finally:
-        stop_task.cancel()
-    if work_task in done:
-        return work_task.result()
-    work_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await work_task
-    return None

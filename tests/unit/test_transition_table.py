@@ -24,13 +24,17 @@ def test_data_stage_waits_for_all_five_steps_and_home_report_for_its_own() -> No
     (to_create,) = transitions_from(S.WAITING_FOR_HOME_ANALYSIS, Trigger.PREREQUISITES)
 
     assert to_home.target is S.WAITING_FOR_HOME_ANALYSIS
-    assert set(to_home.requires) == set(DATA_STEPS) == {
-        "property_status",
-        "active_listing_status",
-        "recent_sale_status",
-        "local_market_data_status",
-        "intro_status",
-    }
+    assert (
+        set(to_home.requires)
+        == set(DATA_STEPS)
+        == {
+            "property_status",
+            "active_listing_status",
+            "recent_sale_status",
+            "local_market_data_status",
+            "intro_status",
+        }
+    )
     assert to_create.requires == ("home_report_analysis_status",)
 
 

@@ -1,0 +1,40 @@
+# dripr: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint typecheck check bench-consumer clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## The main job on the embedded default: local AWS emulator + SQLite, every service.
+run: $(STAMP)
+	$(BIN)/dripr demo
+
+## The whole suite: unit, integration and end-to-end (MySQL at 127.0.0.1:3306 when it answers).
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+## Consumer runtime throughput against a raw receive/delete loop on the same emulator.
+bench-consumer: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.consumer
+
+clean:
+	rm -rf $(VENV) .dripr .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,91 @@
+"""The outbox relay and the scheduler against the emulator server and the database."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+
+from infra.provision import Report
+from infra.topology import TOPOLOGY
+from services.scheduler.app import start_due_campaigns, tick
+from shared.bootstrap import Runtime
+from shared.bus.publisher import SnsPublisher
+from shared.clock import utcnow_naive
+from shared.db.uow import UnitOfWork
+from shared.outbox import OutboxRelay
+from shared.statuses import CampaignStatus as S
+from shared.transitions import Trigger, fire
+from tests.factories import history, load, make_campaign
+from tests.support import receive_all
+
+
+async def test_an_event_whose_publish_failed_is_published_by_the_sweep(
+    runtime: Runtime, topology: Report
+) -> None:
+    """SNS is down at commit time: the transition stands, and the sweep publishes it later."""
+    campaign_id = await make_campaign(runtime.sessions)
+    broken = OutboxRelay(
+        runtime.sessions, SnsPublisher(runtime.sns, runtime.publisher.topic_arn + "-gone")
+    )
+
+    async with UnitOfWork(runtime.sessions, broken) as uow:
+        event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+        await uow.commit()
+
+    (row,) = await history(runtime.sessions, campaign_id)
+    assert row.published_at is None
+    assert row.publish_attempts == 1
+    assert "NotFound" in (row.last_error or "")
+    assert await receive_all(runtime.sqs, topology.queue_urls["intro"]) == []
+    assert (await load(runtime.sessions, campaign_id)).campaign_status is S.WAITING_FOR_DATA
+
+    assert await runtime.relay.sweep() == 1
+
+    (row,) = await history(runtime.sessions, campaign_id)
+    assert row.published_at is not None
+    (message,) = await receive_all(runtime.sqs, topology.queue_urls["intro"])
+    assert json.loads(message["Body"])["event_id"] == str(event.event_id)
+    assert await runtime.relay.sweep() == 0  # published rows are marked and left alone
+
+
+async def test_the_sweep_leaves_fresh_rows_to_the_committing_process(runtime: Runtime) -> None:
+    campaign_id = await make_campaign(runtime.sessions)
+    async with UnitOfWork(runtime.sessions) as uow:  # no relay: as if the process died here
+        await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+        await uow.commit()
+    patient = OutboxRelay(runtime.sessions, runtime.publisher, grace=timedelta(minutes=5))
+
+    assert await patient.sweep() == 0
+    assert await runtime.relay.sweep() == 1
+
+
+async def test_scheduler_starts_due_campaigns_once_across_replicas(
+    runtime: Runtime, topology: Report
+) -> None:
+    due = [await make_campaign(runtime.sessions) for _ in range(4)]
+    later = await make_campaign(
+        runtime.sessions, next_send_datetime=utcnow_naive() + timedelta(days=2)
+    )
+
+    started = await asyncio.gather(*(start_due_campaigns(runtime) for _ in range(3)))
+
+    assert sum(started) == 4
+    for campaign_id in due:
+        assert [r.to_status for r in await history(runtime.sessions, campaign_id)] == [
+            "WAITING_FOR_DATA"
+        ]
+    assert (await load(runtime.sessions, later)).campaign_status is S.DORMANT
+    for spec in TOPOLOGY.queues:
+        messages = await receive_all(runtime.sqs, topology.queue_urls[spec.name], rounds=3)
+        expected = 4 if S.WAITING_FOR_DATA in spec.to_statuses else 0
+        assert len(messages) == expected, spec.name
+        assert {json.loads(m["Body"])["campaign_id"] for m in messages} <= set(due)
+
+
+async def test_tick_is_quiet_when_nothing_is_due(runtime: Runtime) -> None:
+    await make_campaign(runtime.sessions, next_send_datetime=utcnow_naive() + timedelta(hours=1))
+
+    await tick(runtime)
+
+    assert await runtime.relay.sweep() == 0

@@ -1,0 +1,92 @@
+"""Provisioning and routing against the emulator server, over HTTP."""
+
+from __future__ import annotations
+
+import json
+
+from infra.provision import Report, provision
+from infra.topology import TOPOLOGY
+from shared.aws import sync_client
+from shared.bootstrap import Runtime
+from shared.config import Settings
+from shared.events import StatusChange
+from shared.statuses import CampaignStatus
+from tests.support import receive_all
+
+
+def test_provisioning_twice_changes_nothing(settings: Settings, topology: Report) -> None:
+    assert {kind for _, kind, _ in topology.changed} == {
+        "topic",
+        "queue",
+        "queue-policy",
+        "subscription",
+    }
+
+    again = provision(settings)
+
+    assert again.changed == []
+    assert again.queue_urls == topology.queue_urls
+    assert all(name.startswith(f"{settings.env}-dripr-") for _, _, name in again.actions)
+
+
+def test_provisioning_repairs_drift(settings: Settings, topology: Report) -> None:
+    sqs = sync_client("sqs", settings)
+    sqs.set_queue_attributes(
+        QueueUrl=topology.queue_urls["intro"], Attributes={"VisibilityTimeout": "7"}
+    )
+
+    again = provision(settings)
+
+    # moto drops a queue's Policy on any SetQueueAttributes, so the policy may be re-applied too.
+    assert ("updated", "queue") in [(a, k) for a, k, _ in again.changed]
+    assert provision(settings).changed == []
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=topology.queue_urls["intro"], AttributeNames=["VisibilityTimeout"]
+    )
+    assert attributes["Attributes"]["VisibilityTimeout"] == str(
+        TOPOLOGY.queue("intro").visibility_timeout
+    )
+
+
+async def test_every_to_status_reaches_exactly_its_queues(
+    runtime: Runtime, topology: Report
+) -> None:
+    for status in CampaignStatus:
+        await runtime.publisher.publish(
+            StatusChange(campaign_id=1, cycle=1, from_status="DORMANT", to_status=status)
+        )
+
+    delivered: dict[str, set[str]] = {}
+    for spec in TOPOLOGY.queues:
+        messages = await receive_all(runtime.sqs, topology.queue_urls[spec.name], rounds=5)
+        delivered[spec.name] = {json.loads(m["Body"])["to_status"] for m in messages}
+        for message in messages:  # raw delivery: the body is the event, attributes alongside
+            assert message["MessageAttributes"]["event_type"]["StringValue"] == "STATUS_CHANGE"
+            assert len(messages) == len(spec.to_statuses)
+
+    for status in CampaignStatus:
+        receivers = {name for name, statuses in delivered.items() if status.value in statuses}
+        assert receivers == TOPOLOGY.receivers_of(status), status
+    assert TOPOLOGY.receivers_of(CampaignStatus.WAITING_FOR_DATA) == {
+        "property",
+        "active-listings",
+        "recent-sales",
+        "local-market",
+        "intro",
+    }
+    assert TOPOLOGY.receivers_of(CampaignStatus.DORMANT) == set()
+
+
+async def test_dead_letter_queues_are_wired_by_redrive_policy(
+    runtime: Runtime, topology: Report
+) -> None:
+    for spec in TOPOLOGY.queues:
+        attributes = (
+            await runtime.sqs.get_queue_attributes(
+                QueueUrl=topology.queue_urls[spec.name], AttributeNames=["All"]
+            )
+        )["Attributes"]
+        policy = json.loads(attributes["RedrivePolicy"])
+        assert policy["deadLetterTargetArn"].endswith(f"{runtime.names.dlq(spec)}")
+        assert int(policy["maxReceiveCount"]) == spec.max_receive_count
+        assert int(attributes["VisibilityTimeout"]) == spec.visibility_timeout
