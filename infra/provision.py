@@ -38,13 +38,17 @@ class Report:
 
 
 class Provisioner:
-    def __init__(self, sns: Any, sqs: Any, names: Names) -> None:
+    def __init__(self, sns: Any, sqs: Any, names: Names, ses: Any = None, sender: str = "") -> None:
         self.sns = sns
         self.sqs = sqs
+        self.ses = ses
+        self.sender = sender
         self.names = names
 
     def apply(self, topology: Topology = TOPOLOGY) -> Report:
         report = Report()
+        if self.ses is not None and self.sender:
+            self._sender_identity(report)
         report.topic_arn = self._topic(self.names.topic(topology), report)
         subscriptions = self._subscriptions(report.topic_arn)
         for spec in topology.queues:
@@ -61,6 +65,16 @@ class Provisioner:
             report.queue_urls[spec.name] = queue_url
             report.dlq_urls[spec.name] = dlq_url
         return report
+
+    def _sender_identity(self, report: Report) -> None:
+        """SES sends only from verified identities; on AWS verification also needs DNS records."""
+        domain = self.sender.rsplit("@", 1)[-1]
+        verified = self.ses.list_identities(IdentityType="Domain", MaxItems=1000)["Identities"]
+        if domain in verified:
+            report.note("unchanged", "ses-identity", domain)
+            return
+        self.ses.verify_domain_identity(Domain=domain)
+        report.note("created", "ses-identity", domain)
 
     def _topic(self, name: str, report: Report) -> str:
         existing = find_topic_arn(self.sns, name)
@@ -200,7 +214,11 @@ def find_topic_arn(sns: Any, name: str) -> str | None:
 
 def provision(settings: Settings, topology: Topology = TOPOLOGY) -> Report:
     provisioner = Provisioner(
-        sync_client("sns", settings), sync_client("sqs", settings), Names(settings.env)
+        sync_client("sns", settings),
+        sync_client("sqs", settings),
+        Names(settings.env),
+        ses=sync_client("ses", settings),
+        sender=settings.sender_email,
     )
     return provisioner.apply(topology)
 

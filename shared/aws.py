@@ -17,7 +17,7 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "region_name": settings.aws_region,
         "config": Config(
-            retries={"max_attempts": settings.aws_max_attempts, "mode": "standard"},
+            retries={"total_max_attempts": settings.aws_max_attempts, "mode": "standard"},
             connect_timeout=5,
             read_timeout=30,
             max_pool_connections=50,

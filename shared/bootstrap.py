@@ -18,13 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from infra.topology import TOPOLOGY, Names, QueueSpec
 from shared.aws import async_client
-from shared.bus.consumer import Consumer, ConsumerOptions, Handler
+from shared.bus.consumer import Consumer, ConsumerOptions, GiveUp, Handler
 from shared.bus.publisher import SnsPublisher
 from shared.config import Settings
 from shared.db.engine import create_engine, session_factory
 from shared.db.uow import UnitOfWork
-from shared.events import Event
+from shared.events import Event, StatusChange
 from shared.outbox import OutboxRelay
+from shared.steps import Step
 
 
 class TopicNotProvisioned(RuntimeError):
@@ -41,6 +42,9 @@ class Runtime:
     publisher: SnsPublisher
     relay: OutboxRelay
     names: Names
+    aws: AioSession
+    stack: AsyncExitStack
+    """Closes what services open on top (extra clients, providers) when the process ends."""
 
     def unit_of_work(self, consumer: str | None = None, event_id: UUID | None = None) -> UnitOfWork:
         return UnitOfWork(self.sessions, self.relay, consumer=consumer, event_id=event_id)
@@ -50,7 +54,11 @@ class Runtime:
         return str(response["QueueUrl"])
 
     async def consumer(
-        self, spec: QueueSpec, handlers: dict[type[Event], Handler], **options: Any
+        self,
+        spec: QueueSpec,
+        handlers: dict[type[Event], Handler],
+        on_give_up: GiveUp | None = None,
+        **options: Any,
     ) -> Consumer:
         defaults = {
             "concurrency": self.settings.concurrency,
@@ -64,7 +72,12 @@ class Runtime:
             handlers=handlers,
             unit_of_work=self.unit_of_work,
             options=ConsumerOptions(**(defaults | options)),
+            on_give_up=on_give_up,
         )
+
+    async def step_consumer(self, spec: QueueSpec, step: Step) -> Consumer:
+        """A consumer whose handler completes one pipeline step."""
+        return await self.consumer(spec, {StatusChange: step.handle}, on_give_up=step.give_up)
 
 
 @asynccontextmanager
@@ -83,7 +96,7 @@ async def bootstrap(settings: Settings | None = None) -> AsyncIterator[Runtime]:
             relay = OutboxRelay(
                 sessions, publisher, grace=timedelta(seconds=settings.outbox_grace_seconds)
             )
-            yield Runtime(settings, engine, sessions, sqs, sns, publisher, relay, names)
+            yield Runtime(settings, engine, sessions, sqs, sns, publisher, relay, names, aws, stack)
     finally:
         await engine.dispose()
 

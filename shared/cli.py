@@ -31,6 +31,38 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.demo.run import DemoOptions, run_demo
+
+    options = DemoOptions(
+        campaigns=args.campaigns,
+        recipients=args.recipients,
+        external=args.external,
+        keep_running=args.keep_running,
+        timeout=args.timeout,
+    )
+    return run_demo(options, settings)
+
+
+def _batch(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.bootstrap import bootstrap
+    from shared.operations import UnknownCampaigns, apply_batch
+
+    async def run() -> int:
+        async with bootstrap(settings) as runtime:
+            try:
+                result = await apply_batch(runtime.unit_of_work(), args.action, args.campaign_ids)
+            except UnknownCampaigns as exc:
+                print(f"error: {exc}; nothing changed")
+                return 1
+        print(f"{args.action}: {len(result.updated)} updated, STATUS_CHANGE queued for each")
+        for campaign_id, reason in result.refused.items():
+            print(f"  refused {campaign_id}: {reason}")
+        return 0 if not result.refused else 2
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     from shared.runner import SERVICES
 
@@ -48,6 +80,38 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one service until SIGTERM")
     run.add_argument("service", choices=sorted(SERVICES))
     run.set_defaults(func=_run)
+
+    demo = commands.add_parser(
+        "demo",
+        help="run the whole pipeline locally and show it working (the `make run` job)",
+        description="Start an embedded AWS emulator (moto server) and SQLite (unless DATABASE_URL "
+        "is set), migrate, provision, seed demo campaigns, run every service as its own process, "
+        "approve what needs approval as an operator would, and print each campaign's path.",
+    )
+    demo.add_argument("--campaigns", type=int, default=12, help="demo campaigns (default 12)")
+    demo.add_argument("--recipients", type=int, default=3, help="recipients each (default 3)")
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the services running after the first cycle, until Ctrl-C",
+    )
+    demo.add_argument(
+        "--external",
+        action="store_true",
+        help="use AWS_ENDPOINT_URL (e.g. LocalStack) and DATABASE_URL as given; start nothing",
+    )
+    demo.add_argument("--timeout", type=float, default=300.0, help="give up after this (s)")
+    demo.set_defaults(func=_demo)
+
+    for action, text in (
+        ("approve", "approve campaigns waiting for manual approval"),
+        ("reject", "reject campaigns waiting for manual approval (the cycle ends unsent)"),
+        ("send-now", "start the cycle of dormant campaigns now"),
+        ("retry", "re-queue the failed step of campaigns in ERROR"),
+    ):
+        command = commands.add_parser(action, help=text)
+        command.add_argument("campaign_ids", type=int, nargs="+", metavar="CAMPAIGN_ID")
+        command.set_defaults(func=_batch, action=action.replace("-", "_"))
     return parser
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.dripr/dripr.db"
@@ -31,3 +31,26 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     scheduler_interval_seconds: float = Field(5.0, gt=0)
     outbox_grace_seconds: float = Field(10.0, ge=0, description="age before the sweep republishes")
+
+    data_provider: Literal["sample", "http"] = "sample"
+    data_api_url: str | None = Field(None, description="base URL of the property-data REST API")
+    data_api_key: str | None = None
+    data_timeout_seconds: float = Field(10.0, gt=0)
+
+    llm: Literal["template", "bedrock"] = "template"
+    bedrock_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    bedrock_endpoint_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "DRIPR_BEDROCK_ENDPOINT_URL", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"
+        ),
+        description="emulators have no Bedrock, so it has an endpoint of its own",
+    )
+    llm_timeout_seconds: float = Field(60.0, gt=0)
+
+    sender_email: str = "newsletters@dripr.example"
+    send_claim_timeout_seconds: float = Field(
+        300.0, gt=0, description="a SENDING claim older than this was left by a dead sender"
+    )
+    public_base_url: str = "http://localhost:8000"
+    unsubscribe_secret: str = Field("dripr-dev-only-secret-change-me", min_length=16)

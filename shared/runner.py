@@ -17,7 +17,15 @@ from shared.logging import configure_logging
 ServiceMain = Callable[[Runtime, asyncio.Event], Awaitable[None]]
 
 SERVICES: dict[str, str] = {
-    "scheduler": "services.scheduler.app",
+    name: f"services.{name}.app"
+    for name in (
+        "scheduler",
+        "data_fetcher",
+        "intro",
+        "home_report",
+        "email_creation",
+        "email_sender",
+    )
 }
 """Service name → module with `async def run(runtime, stop)`; imported only when run."""
 

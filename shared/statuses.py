@@ -41,3 +41,13 @@ IN_PROGRESS: frozenset[CampaignStatus] = frozenset(
     }
 )
 """Statuses in which a cycle is running: the campaign must not be edited under the services."""
+
+
+class DeliveryStatus(StrEnum):
+    """One recipient's email in one cycle. SENDING is the claim taken just before the SES call."""
+
+    PENDING = "PENDING"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SKIPPED = "SKIPPED"

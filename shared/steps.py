@@ -8,16 +8,73 @@ unit of work that also records the event as processed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from sqlalchemy import func, update
 
-from shared.db.models import Campaign
+from shared.db.models import Base, Campaign
 from shared.db.uow import UnitOfWork
 from shared.events import StatusChange
+from shared.providers.errors import PermanentError
 from shared.statuses import SubStatus
 from shared.transitions import SUB_STATUS_COLUMNS, advance
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What a step produced: campaign columns to set, and rows to add, with its READY."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    rows: list[Base] = field(default_factory=list)
+
+
+Work = Callable[[Campaign], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One service's sub-status column and the work that completes it.
+
+    `handle` is the consumer handler; `give_up` is what the runtime calls when it dead-letters
+    the event after the last retry, so the campaign shows ERROR instead of waiting forever.
+    """
+
+    column: str
+    work: Work
+
+    async def handle(self, event: StatusChange, uow: UnitOfWork) -> None:
+        async with uow:
+            campaign = await pending_campaign(uow, event, self.column)
+        if campaign is None:
+            log.info("step.not_pending", step=self.column)
+            return
+        try:
+            outcome = await self.work(campaign)
+        except PermanentError as exc:
+            log.warning("step.failed", step=self.column, error=str(exc))
+            async with uow:
+                await finish_step(uow, event, self.column, error=str(exc))
+            return
+        async with uow:
+            await finish_step(uow, event, self.column, data=outcome.values, rows=outcome.rows)
+
+    async def give_up(self, event: StatusChange, uow: UnitOfWork, reason: str) -> None:
+        await mark_failed(self.column)(event, uow, reason)
+
+
+def mark_failed(step: str) -> Callable[[StatusChange, UnitOfWork, str], Awaitable[None]]:
+    """The give-up hook for a step: record it as ERROR with the reason the runtime gives."""
+
+    async def give_up(event: StatusChange, uow: UnitOfWork, reason: str) -> None:
+        async with uow:
+            await finish_step(uow, event, step, error=reason)
+
+    return give_up
 
 
 async def pending_campaign(uow: UnitOfWork, event: StatusChange, step: str) -> Campaign | None:
@@ -37,12 +94,14 @@ async def finish_step(
     step: str,
     *,
     data: Mapping[str, Any] | None = None,
+    rows: Sequence[Base] = (),
     error: str | None = None,
 ) -> bool:
-    """Set `step` READY with `data` (or ERROR with `error`), advance the campaign, and commit.
+    """Set `step` READY with `data` and `rows` (or ERROR with `error`), advance, and commit.
 
     Returns False, committing only the processed-event marker, when the step was no longer
-    waiting: a redelivery after success, or an event from an older cycle.
+    waiting: a redelivery after success, a racing worker that finished first, or an event from
+    an older cycle. The compare-and-set on the step column is what makes that safe.
     """
     _check(step)
     values: dict[str, Any] = {step: SubStatus.ERROR if error else SubStatus.READY, **(data or {})}
@@ -60,6 +119,7 @@ async def finish_step(
     )
     changed = result.rowcount == 1  # type: ignore[attr-defined]
     if changed:
+        uow.session.add_all(rows)
         await advance(uow.session, event.campaign_id)
     await uow.commit()
     return bool(changed)

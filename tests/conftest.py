@@ -15,7 +15,8 @@ from shared.config import Settings
 from shared.db.engine import create_engine, session_factory
 from shared.db.migrate import upgrade
 from shared.db.models import Base
-from tests.support import moto_server, mysql_reachable, reset_moto, scratch_mysql_database
+from shared.emulator import moto_server, reset_moto
+from tests.support import mysql_reachable, scratch_mysql_database
 
 
 @pytest.fixture(scope="session")

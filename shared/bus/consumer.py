@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from shared.events import Event, MalformedMessage, StatusChange, parse_body
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
+GiveUp = Callable[[Any, UnitOfWork, str], Awaitable[None]]
 UnitOfWorkFactory = Callable[[str, UUID], UnitOfWork]
 
 
@@ -58,6 +60,7 @@ class Consumer:
         handlers: Mapping[type[Event], Handler],
         unit_of_work: UnitOfWorkFactory,
         options: ConsumerOptions = ConsumerOptions(),
+        on_give_up: GiveUp | None = None,
     ) -> None:
         self.name = name
         self.queue_url = queue_url
@@ -65,6 +68,7 @@ class Consumer:
         self._handlers = dict(handlers)
         self._unit_of_work = unit_of_work
         self._options = options
+        self._on_give_up = on_give_up
         self._visibility_timeout = 30
         self._max_receive_count: int | None = None
         self._dlq_url: str | None = None
@@ -175,6 +179,7 @@ class Consumer:
     async def _handle(
         self, message: dict[str, Any], event: Event, handler: Handler, receipt: str
     ) -> None:
+        began = time.perf_counter()
         heartbeat = asyncio.create_task(self._heartbeat(receipt))
         try:
             unit_of_work = self._unit_of_work(self.name, event.event_id)
@@ -185,6 +190,7 @@ class Consumer:
         except AlreadyProcessed:
             log.info("message.duplicate", raced=True)
         except Reject as exc:
+            await self._give_up(event, f"rejected: {exc}")
             await self._dead_letter(message, f"rejected: {exc}")
             return
         except Retry as exc:
@@ -195,19 +201,23 @@ class Consumer:
             await asyncio.shield(self._make_visible(receipt, 0))
             raise
         except Exception as exc:
-            await self._failed(message, receipt, exc)
+            await self._failed(message, event, receipt, exc)
             return
         finally:
             heartbeat.cancel()
         self._deleter.delete(receipt)
-        log.debug("message.done")
+        log.info("message.handled", ms=round((time.perf_counter() - began) * 1000, 1))
 
-    async def _failed(self, message: dict[str, Any], receipt: str, exc: Exception) -> None:
+    async def _failed(
+        self, message: dict[str, Any], event: Event, receipt: str, exc: Exception
+    ) -> None:
         receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
         reason = f"{type(exc).__name__}: {exc}"
         if self._max_receive_count is not None and receives >= self._max_receive_count:
             log.error("message.exhausted", receives=receives, error=reason, exc_info=exc)
-            await self._dead_letter(message, f"failed {receives} times; last error {reason}")
+            reason = f"failed {receives} times; last error {reason}"
+            await self._give_up(event, reason)
+            await self._dead_letter(message, reason)
             return
         delay = min(
             self._options.backoff_max_seconds,
@@ -215,6 +225,17 @@ class Consumer:
         )
         log.warning("message.failed", receives=receives, retry_in=delay, error=reason, exc_info=exc)
         await self._make_visible(receipt, delay)
+
+    async def _give_up(self, event: Event, reason: str) -> None:
+        """Let the service record the failure (e.g. its step in ERROR) before dead-lettering."""
+        if self._on_give_up is None:
+            return
+        try:
+            await self._on_give_up(event, self._unit_of_work(self.name, event.event_id), reason)
+        except AlreadyProcessed:
+            pass
+        except Exception:
+            log.exception("message.give_up_failed")
 
     async def _dead_letter(self, message: dict[str, Any], reason: str) -> None:
         """Copy to the DLQ with the reason, then delete; with no DLQ, leave it for redrive."""

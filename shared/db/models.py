@@ -22,7 +22,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.clock import utcnow_naive
-from shared.statuses import CampaignStatus, SubStatus
+from shared.statuses import CampaignStatus, DeliveryStatus, SubStatus
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; MySQL gets BIGINT.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -30,7 +30,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
-def _enum(enum: type[CampaignStatus] | type[SubStatus], name: str) -> Enum:
+def _enum(enum: type[CampaignStatus] | type[SubStatus] | type[DeliveryStatus], name: str) -> Enum:
     return Enum(enum, name=name, native_enum=True, values_callable=lambda e: [m.value for m in e])
 
 
@@ -52,6 +52,7 @@ class Campaign(Base):
     agent_name: Mapped[str] = mapped_column(String(200))
     agent_email: Mapped[str] = mapped_column(String(320))
     address: Mapped[str | None] = mapped_column(String(500))
+    market_area: Mapped[str] = mapped_column(String(200), server_default="")
     no_address_newsletter: Mapped[bool] = mapped_column(Boolean, default=False)
     requires_approval: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -145,3 +146,43 @@ class ProcessedEvent(Base):
     consumer: Mapped[str] = mapped_column(String(80), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+
+
+class Email(Base):
+    """The newsletter built for one campaign cycle; the unique key makes building it idempotent."""
+
+    __tablename__ = "emails"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    cycle: Mapped[int]
+    subject: Mapped[str] = mapped_column(String(300))
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+
+    __table_args__ = (UniqueConstraint("campaign_id", "cycle", name="uq_emails_campaign_cycle"),)
+
+
+class Delivery(Base):
+    """One recipient's copy of one cycle's email, and what happened to it."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    cycle: Mapped[int]
+    recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING
+    )
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow_naive, onupdate=utcnow_naive)
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "cycle", "recipient_id", name="uq_deliveries_recipient"),
+        Index("ix_deliveries_progress", "campaign_id", "cycle", "status"),
+    )

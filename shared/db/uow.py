@@ -48,11 +48,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        try:
-            if not self._committed:
-                await self.session.rollback()
-        finally:
-            await self.session.close()
+        # close() rolls back whatever was not committed, and unlike rollback() it leaves loaded
+        # objects readable after the block, which handlers that read, then work, rely on.
+        await self.session.close()
 
     async def commit(self) -> None:
         consumer, event_id = self._consumer, self._event_id

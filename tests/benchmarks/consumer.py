@@ -27,9 +27,9 @@ from shared.bus.consumer import Consumer, ConsumerOptions
 from shared.config import Settings
 from shared.db.engine import create_engine, session_factory
 from shared.db.uow import UnitOfWork
+from shared.emulator import moto_server
 from shared.events import StatusChange
 from shared.logging import configure_logging
-from tests.support import moto_server
 
 QUEUE = TOPOLOGY.queue("intro")
 

@@ -16,6 +16,7 @@ from tests.support import receive_all
 
 def test_provisioning_twice_changes_nothing(settings: Settings, topology: Report) -> None:
     assert {kind for _, kind, _ in topology.changed} == {
+        "ses-identity",
         "topic",
         "queue",
         "queue-policy",
@@ -26,7 +27,9 @@ def test_provisioning_twice_changes_nothing(settings: Settings, topology: Report
 
     assert again.changed == []
     assert again.queue_urls == topology.queue_urls
-    assert all(name.startswith(f"{settings.env}-dripr-") for _, _, name in again.actions)
+    names = [name for _, kind, name in again.actions if kind != "ses-identity"]
+    assert all(name.startswith(f"{settings.env}-dripr-") for name in names)
+    assert ("unchanged", "ses-identity", "dripr.example") in again.actions
 
 
 def test_provisioning_repairs_drift(settings: Settings, topology: Report) -> None:

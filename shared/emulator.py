@@ -1,0 +1,82 @@
+"""The embedded AWS emulator: moto in server mode, in its own process, spoken to over HTTP.
+
+It is what `make run` starts when no AWS_ENDPOINT_URL is given, and what the tests start: the
+services talk to it exactly as they would to AWS or LocalStack.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _moto_command() -> str:
+    beside = Path(sys.executable).parent / "moto_server"
+    found = str(beside) if beside.exists() else shutil.which("moto_server")
+    if not found:
+        raise RuntimeError(
+            "moto_server not found: install the project with `pip install -e .[dev]`"
+        )
+    return found
+
+
+@contextmanager
+def moto_server(port: int | None = None) -> Iterator[str]:
+    """Start moto on 127.0.0.1; yield its endpoint URL; stop it on exit."""
+    port = port or free_port()
+    process = subprocess.Popen(
+        [_moto_command(), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{endpoint}/moto-api/")
+        yield endpoint
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def reset_moto(endpoint: str) -> None:
+    request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
+def moto_sent_emails(endpoint: str) -> list[dict[str, Any]]:
+    """Every email moto's SES accepted: dicts with id, source, destinations, subject, body."""
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:
+        data = json.load(response)
+    messages: list[dict[str, Any]] = data.get("ses", {}).get("Message", [])
+    return messages

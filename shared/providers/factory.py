@@ -1,0 +1,46 @@
+"""Choose and open each dependency's adapter from settings: real, or the embedded default."""
+
+from __future__ import annotations
+
+from shared.aws import async_client
+from shared.bootstrap import Runtime
+from shared.providers.data import DataProvider, SampleDataProvider
+from shared.providers.llm import TemplateWriter, Writer
+from shared.providers.mailer import Mailer, SesMailer
+
+
+async def open_data_provider(runtime: Runtime) -> DataProvider:
+    settings = runtime.settings
+    if settings.data_provider == "sample":
+        return SampleDataProvider()
+    from shared.providers.http_data import HttpDataProvider
+
+    if not settings.data_api_url:
+        raise ValueError("DRIPR_DATA_PROVIDER=http needs DRIPR_DATA_API_URL")
+    provider = HttpDataProvider(
+        settings.data_api_url, settings.data_api_key, timeout=settings.data_timeout_seconds
+    )
+    runtime.stack.push_async_callback(provider.aclose)
+    return provider
+
+
+async def open_writer(runtime: Runtime) -> Writer:
+    settings = runtime.settings
+    if settings.llm == "template":
+        return TemplateWriter()
+    from shared.providers.bedrock import BedrockWriter, bedrock_client_kwargs
+
+    kwargs = bedrock_client_kwargs(
+        settings.aws_region, settings.bedrock_endpoint_url, settings.llm_timeout_seconds
+    )
+    client = await runtime.stack.enter_async_context(
+        runtime.aws.create_client("bedrock-runtime", **kwargs)
+    )
+    return BedrockWriter(client, settings.bedrock_model_id)
+
+
+async def open_mailer(runtime: Runtime) -> Mailer:
+    ses = await runtime.stack.enter_async_context(
+        async_client(runtime.aws, "ses", runtime.settings)
+    )
+    return SesMailer(ses, runtime.settings.sender_email)
