@@ -1,0 +1,342 @@
+"""Each service's handler, in process, against the database and the emulator server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, update
+
+from infra.provision import Report
+from services.data_fetcher.app import steps
+from services.email_creation.app import EMAIL_STEP
+from services.email_sender.app import handle_send
+from services.email_sender.delivery import SendConfig
+from services.home_report.app import home_report_step
+from services.intro.app import intro_step
+from shared.aws import async_client
+from shared.bootstrap import Runtime
+from shared.db.models import Campaign, Delivery, Email, Recipient
+from shared.emulator import moto_sent_emails
+from shared.events import StatusChange
+from shared.operations import UnknownCampaigns, apply_batch
+from shared.providers.data import SampleDataProvider
+from shared.providers.errors import TransientError
+from shared.providers.llm import TemplateWriter
+from shared.providers.mailer import OutgoingEmail, SesMailer
+from shared.statuses import CampaignStatus as S
+from shared.statuses import DeliveryStatus, SubStatus
+from shared.transitions import DATA_STEPS, SUB_STATUS_COLUMNS, Trigger, advance, fire
+from tests.factories import history, load, make_campaign
+from tests.support import receive_all
+
+CONFIG = SendConfig("https://news.example", "a-test-secret-of-some-length")
+
+
+async def start(runtime: Runtime, **fields: Any) -> StatusChange:
+    campaign_id = await make_campaign(runtime.sessions, market_area="Boise, ID", **fields)
+    async with runtime.unit_of_work() as uow:
+        event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+        await uow.commit()
+    return event
+
+
+async def set_ready(runtime: Runtime, campaign_id: int, *columns: str, **values: Any) -> None:
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(**{c: SubStatus.READY for c in columns}, **values)
+        )
+        await session.commit()
+
+
+async def test_data_kinds_fail_independently(runtime: Runtime) -> None:
+    """An address the provider cannot find fails its kinds; the market data still arrives."""
+    event = await start(runtime, address="9 Nowhere Road, Boise, ID")
+    kinds = steps(SampleDataProvider())
+
+    for step in kinds.values():
+        await step.handle(event, runtime.unit_of_work(step.column, event.event_id))
+
+    campaign = await load(runtime.sessions, event.campaign_id)
+    assert campaign.property_status is SubStatus.ERROR
+    assert campaign.local_market_data_status is SubStatus.READY
+    assert campaign.local_market_data and campaign.local_market_data["area"] == "Boise, ID"
+    assert campaign.campaign_status is S.ERROR
+    assert campaign.error_reason == (
+        "property_status: sample-data: address not found: '9 Nowhere Road, Boise, ID'"
+    )
+
+
+async def test_a_transient_provider_error_leaves_the_step_waiting_for_a_retry(
+    runtime: Runtime,
+) -> None:
+    class Flaky(SampleDataProvider):
+        async def recent_sales(self, address: str) -> dict[str, Any]:
+            raise TransientError("property-data", "HTTP 503")
+
+    event = await start(runtime)
+    step = steps(Flaky())["recent-sales"]
+
+    with pytest.raises(TransientError):
+        await step.handle(event, runtime.unit_of_work("recent-sales", event.event_id))
+
+    assert (await load(runtime.sessions, event.campaign_id)).recent_sale_status is (
+        SubStatus.WAITING_FOR_DATA
+    )
+
+
+async def test_the_whole_data_stage_hands_over_to_the_home_report(
+    runtime: Runtime, topology: Report
+) -> None:
+    event = await start(runtime)
+    provider, writer = SampleDataProvider(), TemplateWriter()
+    handlers = [*steps(provider).values(), intro_step(provider, writer)]
+
+    await asyncio.gather(
+        *(s.handle(event, runtime.unit_of_work(s.column, event.event_id)) for s in handlers)
+    )
+
+    campaign = await load(runtime.sessions, event.campaign_id)
+    assert campaign.campaign_status is S.WAITING_FOR_HOME_ANALYSIS
+    assert all(getattr(campaign, c) is SubStatus.READY for c in DATA_STEPS)
+    assert campaign.intro and "Boise, ID" in campaign.intro and "6.27%" in campaign.intro
+    assert campaign.property_data and campaign.active_listings and campaign.recent_sales
+    (message,) = await receive_all(runtime.sqs, topology.queue_urls["home-report"])
+    assert json.loads(message["Body"])["to_status"] == "WAITING_FOR_HOME_ANALYSIS"
+
+
+async def test_no_address_home_report_is_ready_without_an_llm_call(runtime: Runtime) -> None:
+    class Counting(TemplateWriter):
+        calls = 0
+
+        async def home_report(self, *, property_data: dict[str, Any]) -> str:
+            Counting.calls += 1
+            return await super().home_report(property_data=property_data)
+
+    for no_address in (True, False):
+        event = await start(
+            runtime, no_address_newsletter=no_address, address=None if no_address else "1 A St"
+        )
+        await set_ready(runtime, event.campaign_id, *DATA_STEPS, property_data={"x": 1})
+        async with runtime.unit_of_work() as uow:
+            moved = await fire_advance(uow, event.campaign_id)
+        step = home_report_step(Counting())
+        await step.handle(moved, runtime.unit_of_work("home-report", moved.event_id))
+        campaign = await load(runtime.sessions, event.campaign_id)
+        assert campaign.campaign_status is S.READY_TO_CREATE_EMAIL
+        assert (campaign.home_report_analysis is None) is no_address
+    assert Counting.calls == 1
+
+
+async def fire_advance(uow: Any, campaign_id: int) -> StatusChange:
+    event = await advance(uow.session, campaign_id)
+    await uow.commit()
+    assert event is not None
+    return event
+
+
+async def _ready_to_create(runtime: Runtime, **fields: Any) -> StatusChange:
+    event = await start(runtime, **fields)
+    await set_ready(
+        runtime,
+        event.campaign_id,
+        *DATA_STEPS,
+        "home_report_analysis_status",
+        campaign_status=S.READY_TO_CREATE_EMAIL,
+        email_status=SubStatus.WAITING_FOR_DATA,
+        intro="Hello.",
+        mortgage_rate=6.1,
+    )
+    return event.model_copy(update={"to_status": S.READY_TO_CREATE_EMAIL})
+
+
+async def test_two_workers_racing_build_the_email_exactly_once(runtime: Runtime) -> None:
+    """Seed 000's duplicate-email race, closed with no lock status."""
+    event = await _ready_to_create(runtime, no_address_newsletter=True, address=None)
+    twin = event.model_copy(update={"event_id": event.event_id.__class__(int=1)})
+
+    await asyncio.gather(
+        EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id)),
+        EMAIL_STEP.handle(twin, runtime.unit_of_work("email-creation", twin.event_id)),
+        EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id)),
+        return_exceptions=True,
+    )
+
+    async with runtime.sessions() as session:
+        emails = await session.scalar(
+            select(func.count()).where(Email.campaign_id == event.campaign_id)
+        )
+    assert emails == 1
+    moves = [r.to_status for r in await history(runtime.sessions, event.campaign_id)]
+    assert moves == ["WAITING_FOR_DATA", "READY_TO_SEND_EMAIL"]
+
+
+async def test_approval_required_campaign_waits_for_the_operator(runtime: Runtime) -> None:
+    event = await _ready_to_create(runtime, requires_approval=True)
+
+    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
+
+    assert (await load(runtime.sessions, event.campaign_id)).campaign_status is (
+        S.WAITING_FOR_MANUAL_APPROVAL
+    )
+    result = await apply_batch(runtime.unit_of_work(), "approve", [event.campaign_id])
+    assert result.updated == [event.campaign_id]
+    campaign = await load(runtime.sessions, event.campaign_id)
+    assert campaign.campaign_status is S.READY_TO_SEND_EMAIL
+    again = await apply_batch(runtime.unit_of_work(), "approve", [event.campaign_id])
+    assert again.updated == []
+    assert "READY_TO_SEND_EMAIL: cannot approve" in again.refused[event.campaign_id]
+
+
+async def test_a_batch_with_an_unknown_id_changes_nothing(runtime: Runtime) -> None:
+    event = await _ready_to_create(runtime, requires_approval=True)
+    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
+
+    with pytest.raises(UnknownCampaigns, match="999999"):
+        await apply_batch(runtime.unit_of_work(), "approve", [event.campaign_id, 999_999])
+
+    assert (await load(runtime.sessions, event.campaign_id)).campaign_status is (
+        S.WAITING_FOR_MANUAL_APPROVAL
+    )
+
+
+async def _ready_to_send(runtime: Runtime, recipients: int) -> StatusChange:
+    event = await _ready_to_create(runtime, recipients=recipients)
+    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
+    (moved,) = [r for r in await history(runtime.sessions, event.campaign_id)][-1:]
+    return StatusChange.model_validate_json(moved.payload)
+
+
+async def test_sender_mails_each_subscribed_recipient_once_and_ends_the_cycle(
+    runtime: Runtime,
+) -> None:
+    event = await _ready_to_send(runtime, recipients=4)
+    async with runtime.sessions() as session:
+        first = await session.scalar(
+            select(Recipient).where(Recipient.campaign_id == event.campaign_id).limit(1)
+        )
+        assert first is not None
+        first.unsubscribed_at = datetime(2026, 1, 1)
+        await session.commit()
+
+    async with async_client(runtime.aws, "ses", runtime.settings) as ses:
+        mailer = SesMailer(ses, runtime.settings.sender_email)
+        for _ in range(2):  # the second delivery of the event changes nothing
+            await handle_send(
+                event,
+                runtime.unit_of_work("email-sender", event.event_id),
+                sessions=runtime.sessions,
+                mailer=mailer,
+                config=CONFIG,
+            )
+
+    sent = moto_sent_emails(runtime.settings.aws_endpoint_url or "")
+    addresses = sorted(a for m in sent for a in m["destinations"]["ToAddresses"])
+    assert len(addresses) == 3 == len(set(addresses))
+    assert first.email not in addresses
+    campaign = await load(runtime.sessions, event.campaign_id)
+    assert campaign.campaign_status is S.DORMANT
+    assert all(getattr(campaign, c) is SubStatus.DORMANT for c in SUB_STATUS_COLUMNS)
+
+
+async def test_an_unsubscribe_during_the_send_is_honoured(runtime: Runtime) -> None:
+    event = await _ready_to_send(runtime, recipients=3)
+    async with runtime.sessions() as session:
+        last = (
+            await session.scalars(
+                select(Recipient)
+                .where(Recipient.campaign_id == event.campaign_id)
+                .order_by(Recipient.id.desc())
+            )
+        ).first()
+    assert last is not None
+
+    class UnsubscribesMidSend:
+        """Sends for real; the last recipient unsubscribes just after the first email goes."""
+
+        def __init__(self, real: SesMailer) -> None:
+            self.real = real
+
+        async def send(self, email: OutgoingEmail) -> str:
+            message_id = await self.real.send(email)
+            async with runtime.sessions() as session:
+                await session.execute(
+                    update(Recipient)
+                    .where(Recipient.id == last.id)
+                    .values(unsubscribed_at=datetime(2026, 1, 1))
+                )
+                await session.commit()
+            return message_id
+
+    async with async_client(runtime.aws, "ses", runtime.settings) as ses:
+        mailer = UnsubscribesMidSend(SesMailer(ses, runtime.settings.sender_email))
+        await handle_send(
+            event,
+            runtime.unit_of_work("email-sender", event.event_id),
+            sessions=runtime.sessions,
+            mailer=mailer,
+            config=CONFIG,
+        )
+
+    async with runtime.sessions() as session:
+        statuses = dict(
+            (
+                await session.execute(
+                    select(Delivery.recipient_id, Delivery.status).where(
+                        Delivery.campaign_id == event.campaign_id
+                    )
+                )
+            ).all()
+        )
+    assert statuses[last.id] is DeliveryStatus.SKIPPED
+    assert sorted(statuses.values()) == sorted([DeliveryStatus.SENT] * 2 + [DeliveryStatus.SKIPPED])
+
+
+async def test_ses_rejection_fails_the_recipient_not_the_run(runtime: Runtime) -> None:
+    event = await _ready_to_send(runtime, recipients=2)
+
+    async with async_client(runtime.aws, "ses", runtime.settings) as ses:
+        unverified = SesMailer(ses, "someone@unverified-domain.example")
+        await handle_send(
+            event,
+            runtime.unit_of_work("email-sender", event.event_id),
+            sessions=runtime.sessions,
+            mailer=unverified,
+            config=CONFIG,
+        )
+
+    async with runtime.sessions() as session:
+        deliveries = list(
+            await session.scalars(select(Delivery).where(Delivery.campaign_id == event.campaign_id))
+        )
+    assert [d.status for d in deliveries] == [DeliveryStatus.FAILED] * 2
+    assert all("MessageRejected" in (d.error or "") for d in deliveries)
+    assert (await load(runtime.sessions, event.campaign_id)).campaign_status is S.DORMANT
+
+
+async def test_retry_requeues_only_the_failed_step(runtime: Runtime, topology: Report) -> None:
+    event = await start(runtime, address="9 Nowhere Road, Boise, ID")
+    step = steps(SampleDataProvider())["property"]
+    await step.handle(event, runtime.unit_of_work("property", event.event_id))
+    assert (await load(runtime.sessions, event.campaign_id)).campaign_status is S.ERROR
+    for name in topology.queue_urls:
+        await receive_all(runtime.sqs, topology.queue_urls[name])
+
+    result = await apply_batch(runtime.unit_of_work(), "retry", [event.campaign_id])
+
+    assert result.updated == [event.campaign_id]
+    campaign = await load(runtime.sessions, event.campaign_id)
+    assert campaign.campaign_status is S.WAITING_FOR_DATA
+    assert campaign.property_status is SubStatus.WAITING_FOR_DATA
+    (message,) = await receive_all(runtime.sqs, topology.queue_urls["property"])
+    retried = StatusChange.model_validate_json(message["Body"])
+    assert (retried.from_status, retried.to_status, retried.reason) == (
+        S.ERROR,
+        S.WAITING_FOR_DATA,
+        "operator retry",
+    )
