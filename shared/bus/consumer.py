@@ -30,6 +30,7 @@ import structlog
 from shared.bus.deleter import BatchDeleter
 from shared.bus.outcomes import AlreadyProcessed, Reject, Retry
 from shared.bus.publisher import string_attributes
+from shared.bus.retrying import with_retries
 from shared.db.uow import UnitOfWork
 from shared.events import Event, MalformedMessage, StatusChange, parse_body
 
@@ -255,13 +256,16 @@ class Consumer:
                 "failed_consumer": self.name,
             }
         )
-        await self._sqs.send_message(
+        await with_retries(
+            self._sqs.send_message,
             QueueUrl=self._dlq_url,
             MessageBody=message.get("Body") or "(empty)",
             MessageAttributes=attributes,
         )
-        await self._sqs.delete_message(
-            QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+        await with_retries(
+            self._sqs.delete_message,
+            QueueUrl=self.queue_url,
+            ReceiptHandle=message["ReceiptHandle"],
         )
 
     async def _heartbeat(self, receipt: str) -> None:
@@ -280,7 +284,8 @@ class Consumer:
 
     async def _make_visible(self, receipt: str, delay: float) -> None:
         try:
-            await self._sqs.change_message_visibility(
+            await with_retries(
+                self._sqs.change_message_visibility,
                 QueueUrl=self.queue_url,
                 ReceiptHandle=receipt,
                 VisibilityTimeout=int(max(0, min(delay, 43_200))),

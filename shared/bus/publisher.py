@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.bus.retrying import with_retries
 from shared.events import Event
 
 
@@ -13,7 +14,8 @@ class SnsPublisher:
         self.topic_arn = topic_arn
 
     async def publish(self, event: Event) -> None:
-        await self._sns.publish(
+        await with_retries(
+            self._sns.publish,
             TopicArn=self.topic_arn,
             Message=event.model_dump_json(),
             MessageAttributes=string_attributes(event.message_attributes()),

@@ -132,11 +132,10 @@ async def test_duplicate_delivery_changes_nothing(runtime: Runtime) -> None:
 
     async def handle(event: StatusChange, uow: UnitOfWork) -> None:
         calls.append(event)
-        await asyncio.sleep(0.3)  # both deliveries are in flight together
+        email = f"x{len(calls)}@e.example"  # a different row per delivery: only one may land
+        await asyncio.sleep(0.3)  # the deliveries are in flight together
         async with uow:
-            uow.session.add(
-                Recipient(campaign_id=event.campaign_id, email=f"x{len(calls)}@e.example")
-            )
+            uow.session.add(Recipient(campaign_id=event.campaign_id, email=email))
             await uow.commit()
 
     for _ in range(3):
