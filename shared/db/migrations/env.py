@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from shared.config import Settings
@@ -16,7 +17,13 @@ target_metadata = Base.metadata
 
 
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or Settings().database_url
+    """The URL `dripr migrate` set; run as plain `alembic upgrade head` (no alembic.ini), the
+    same DATABASE_URL every service reads."""
+    try:
+        url = config.get_main_option("sqlalchemy.url")
+    except CommandError:  # no ini file: configuration lives in pyproject.toml
+        url = None
+    return url or Settings().database_url
 
 
 def _migrate(connection: Connection) -> None:
