@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from infra.topology import TOPOLOGY, Names, QueueSpec
 from shared.aws import async_client
 from shared.bus.consumer import Consumer, ConsumerOptions, GiveUp, Handler
-from shared.bus.publisher import SnsPublisher
+from shared.bus.publisher import Publisher
 from shared.config import Settings
 from shared.db.engine import create_engine, session_factory
 from shared.db.uow import UnitOfWork
@@ -39,7 +39,7 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     sqs: Any
     sns: Any
-    publisher: SnsPublisher
+    publisher: Publisher
     relay: OutboxRelay
     names: Names
     aws: AioSession
@@ -91,7 +91,7 @@ async def bootstrap(settings: Settings | None = None) -> AsyncIterator[Runtime]:
             sns = await stack.enter_async_context(async_client(aws, "sns", settings))
             names = Names(settings.env)
             topic_arn = settings.topic_arn or await find_topic(sns, names.topic(TOPOLOGY))
-            publisher = SnsPublisher(sns, topic_arn)
+            publisher = Publisher(sns, topic_arn, sqs, names)
             sessions = session_factory(engine)
             relay = OutboxRelay(
                 sessions, publisher, grace=timedelta(seconds=settings.outbox_grace_seconds)

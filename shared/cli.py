@@ -103,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=300.0, help="give up after this (s)")
     demo.set_defaults(func=_demo)
 
+    from shared.cli_sends import add_parser as add_sends
+
+    add_sends(commands)
+
     for action, text in (
         ("approve", "approve campaigns waiting for manual approval"),
         ("reject", "reject campaigns waiting for manual approval (the cycle ends unsent)"),

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(60.0, gt=0)
 
     sender_email: str = "newsletters@dripr.example"
+    send_batch_size: int = Field(50, ge=1, le=1000, description="default for new sends")
+    send_delay_ms: int = Field(100, ge=0, le=60_000, description="between two emails of a batch")
+    send_cooldown_seconds: int = Field(5, ge=0, le=3600, description="between two batches")
+    send_max_attempts: int = Field(3, ge=1, le=10, description="per recipient, transient errors")
+    send_retry_base_seconds: float = Field(0.5, ge=0, description="first backoff of a retry")
     send_claim_timeout_seconds: float = Field(
         300.0, gt=0, description="a SENDING claim older than this was left by a dead sender"
     )

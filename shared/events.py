@@ -58,7 +58,19 @@ class StatusChange(Event):
         return {**super().message_attributes(), "to_status": self.to_status.value}
 
 
-EVENT_TYPES: dict[str, type[Event]] = {STATUS_CHANGE: StatusChange}
+class SendBatch(Event):
+    """Deliver the next batch of a send. Sent straight to the sender's queue, delayed by the
+    send's cooldown; `batch` is its sequence number, so a duplicate of a batch is recognised."""
+
+    event_type: Literal["SEND_BATCH"] = "SEND_BATCH"
+    version: Literal[1] = 1
+    send_id: int = Field(gt=0)
+    campaign_id: int = Field(gt=0)
+    cycle: int = Field(ge=0)
+    batch: int = Field(ge=0)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {STATUS_CHANGE: StatusChange, "SEND_BATCH": SendBatch}
 """Every event type dripr knows, by the `event_type` it carries."""
 
 

@@ -26,18 +26,24 @@ _PENDING = "dripr.outbox.pending"
 
 
 class Publisher(Protocol):
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: Event, *, queue: str | None, delay_seconds: int) -> None: ...
 
 
-def add(session: AsyncSession, event: Event) -> OutboxEvent:
+def add(
+    session: AsyncSession, event: Event, *, queue: str | None = None, delay_seconds: int = 0
+) -> OutboxEvent:
+    """Write `event` in the caller's transaction: for the topic, or for one queue if given."""
     row = OutboxEvent(
         event_id=str(event.event_id),
         event_type=event.event_type_name(),
         payload=event.model_dump_json(),
+        queue=queue,
+        delay_seconds=delay_seconds,
         created_at=event.occurred_at.replace(tzinfo=None),
     )
-    if isinstance(event, StatusChange):
+    if hasattr(event, "campaign_id"):
         row.campaign_id = event.campaign_id
+    if isinstance(event, StatusChange):
         row.cycle = event.cycle
         row.from_status = event.from_status.value
         row.to_status = event.to_status.value
@@ -110,7 +116,8 @@ class OutboxRelay:
     async def _publish_row(self, row: OutboxEvent) -> int:
         row.publish_attempts += 1
         try:
-            await self._publisher.publish(parse_event(json.loads(row.payload)))
+            event = parse_event(json.loads(row.payload))
+            await self._publisher.publish(event, queue=row.queue, delay_seconds=row.delay_seconds)
         except Exception as exc:
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("outbox.publish_failed", event_id=row.event_id, error=row.last_error)

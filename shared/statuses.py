@@ -51,3 +51,12 @@ class DeliveryStatus(StrEnum):
     SENT = "SENT"
     FAILED = "FAILED"
     SKIPPED = "SKIPPED"
+
+
+class SendStatus(StrEnum):
+    """A campaign cycle's send. Only RUNNING sends deliver; PAUSED ones wait for a resume."""
+
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    CANCELLED = "CANCELLED"
+    COMPLETED = "COMPLETED"

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.models import Base, Campaign
 from shared.db.uow import UnitOfWork
@@ -103,15 +104,33 @@ async def finish_step(
     waiting: a redelivery after success, a racing worker that finished first, or an event from
     an older cycle. The compare-and-set on the step column is what makes that safe.
     """
+    changed = await record_step(
+        uow.session, event.campaign_id, event.cycle, step, data=data, rows=rows, error=error
+    )
+    await uow.commit()
+    return changed
+
+
+async def record_step(
+    session: AsyncSession,
+    campaign_id: int,
+    cycle: int,
+    step: str,
+    *,
+    data: Mapping[str, Any] | None = None,
+    rows: Sequence[Base] = (),
+    error: str | None = None,
+) -> bool:
+    """`finish_step` inside a caller's transaction: compare-and-set the step, then advance."""
     _check(step)
     values: dict[str, Any] = {step: SubStatus.ERROR if error else SubStatus.READY, **(data or {})}
     if error:
         values["error_reason"] = func.coalesce(Campaign.error_reason, f"{step}: {error}"[:2000])
-    result = await uow.session.execute(
+    result = await session.execute(
         update(Campaign)
         .where(
-            Campaign.id == event.campaign_id,
-            Campaign.cycle == event.cycle,
+            Campaign.id == campaign_id,
+            Campaign.cycle == cycle,
             getattr(Campaign, step) == SubStatus.WAITING_FOR_DATA,
         )
         .values(**values)
@@ -119,9 +138,8 @@ async def finish_step(
     )
     changed = result.rowcount == 1  # type: ignore[attr-defined]
     if changed:
-        uow.session.add_all(rows)
-        await advance(uow.session, event.campaign_id)
-    await uow.commit()
+        session.add_all(rows)
+        await advance(session, campaign_id)
     return bool(changed)
 
 

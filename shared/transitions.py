@@ -44,6 +44,7 @@ class Trigger(StrEnum):
     APPROVE = "approve"  # an operator approved the email
     REJECT = "reject"  # an operator rejected the email
     SEND_NOW = "send_now"  # an operator started a dormant campaign's cycle early
+    SEND_STARTED = "send_started"  # the sender recorded the cycle's send and its recipients
 
 
 def _waiting(*columns: str) -> dict[str, Any]:
@@ -117,7 +118,7 @@ TRANSITIONS: tuple[Transition, ...] = (
         enter=_waiting("send_status"),
     ),
     Transition(S.WAITING_FOR_MANUAL_APPROVAL, S.DORMANT, Trigger.REJECT, ends_cycle=True),
-    Transition(S.READY_TO_SEND_EMAIL, S.DORMANT, requires=("send_status",), ends_cycle=True),
+    Transition(S.READY_TO_SEND_EMAIL, S.SENDING, Trigger.SEND_STARTED),
     Transition(S.SENDING, S.DORMANT, requires=("send_status",), ends_cycle=True),
 )
 

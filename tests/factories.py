@@ -5,11 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from shared.bootstrap import Runtime
 from shared.clock import utcnow_naive
 from shared.db.models import Campaign, OutboxEvent, Recipient
+from shared.events import StatusChange
+from shared.statuses import CampaignStatus as S
+from shared.statuses import SubStatus
+from shared.transitions import DATA_STEPS, Trigger, fire
 
 
 async def make_campaign(
@@ -47,7 +52,42 @@ async def history(
     async with sessions() as session:
         rows = await session.scalars(
             select(OutboxEvent)
-            .where(OutboxEvent.campaign_id == campaign_id)
+            .where(
+                OutboxEvent.campaign_id == campaign_id, OutboxEvent.event_type == "STATUS_CHANGE"
+            )
             .order_by(OutboxEvent.id)
         )
         return list(rows)
+
+
+async def start(runtime: Runtime, **fields: Any) -> StatusChange:
+    campaign_id = await make_campaign(runtime.sessions, market_area="Boise, ID", **fields)
+    async with runtime.unit_of_work() as uow:
+        event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+        await uow.commit()
+    return event
+
+
+async def set_ready(runtime: Runtime, campaign_id: int, *columns: str, **values: Any) -> None:
+    async with runtime.sessions() as session:
+        await session.execute(
+            update(Campaign)
+            .where(Campaign.id == campaign_id)
+            .values(**{c: SubStatus.READY for c in columns}, **values)
+        )
+        await session.commit()
+
+
+async def ready_to_create(runtime: Runtime, **fields: Any) -> StatusChange:
+    event = await start(runtime, **fields)
+    await set_ready(
+        runtime,
+        event.campaign_id,
+        *DATA_STEPS,
+        "home_report_analysis_status",
+        campaign_status=S.READY_TO_CREATE_EMAIL,
+        email_status=SubStatus.WAITING_FOR_DATA,
+        intro="Hello.",
+        mortgage_rate=6.1,
+    )
+    return event.model_copy(update={"to_status": S.READY_TO_CREATE_EMAIL})

@@ -1,7 +1,11 @@
-"""Email sender: deliver the cycle's email to every subscribed recipient, then end the cycle.
+"""Email sender: the resumable, rate-controlled send of each campaign cycle.
 
-Ending the cycle is the step's READY: the transition table takes the campaign back to DORMANT
-with the next send scheduled by its cadence and every sub-status reset.
+On READY_TO_SEND_EMAIL it records the send and every recipient as PENDING and moves the campaign
+to SENDING, queueing batch 0. Each SEND_BATCH delivers up to `batch_size` recipients,
+`delay_ms` apart, then, in one transaction, writes the counts and `last_batch_at`, claims the
+next sequence number and queues the next batch delayed by the cooldown, or completes the send
+and ends the cycle. The visibility timeout is the claim on a batch: a sender that dies mid-batch
+leaves it to another, and the per-recipient claims keep anyone from being mailed twice.
 """
 
 from __future__ import annotations
@@ -11,49 +15,143 @@ from datetime import timedelta
 from functools import partial
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.topology import TOPOLOGY
-from services.email_sender.delivery import SendConfig, deliver_all
+from services.email_sender.delivery import SendConfig, deliver_one, fail_abandoned_claims
+from shared import sends
 from shared.bootstrap import Runtime
-from shared.bus.outcomes import Retry
-from shared.db.models import Email
+from shared.bus.consumer import Handler
+from shared.bus.outcomes import Reject, Retry
+from shared.clock import utcnow_naive
+from shared.db.models import Campaign, Delivery, Email, Send
 from shared.db.uow import UnitOfWork
-from shared.events import StatusChange
+from shared.events import Event, SendBatch, StatusChange
 from shared.providers.factory import open_mailer
 from shared.providers.mailer import Mailer
 from shared.runner import run_consumers
+from shared.statuses import DeliveryStatus, SendStatus
 from shared.steps import finish_step, mark_failed, pending_campaign
+from shared.transitions import Trigger, fire
 
 log = structlog.get_logger(__name__)
 STEP = "send_status"
 
 
-async def handle_send(
-    event: StatusChange,
+async def handle_ready(event: StatusChange, uow: UnitOfWork, *, controls: sends.Controls) -> None:
+    """Record the send and its recipients, queue batch 0, and move the campaign to SENDING."""
+    async with uow:
+        if await pending_campaign(uow, event, STEP) is None:
+            log.info("step.not_pending", step=STEP)
+            return
+        email = await uow.session.scalar(
+            select(Email.id).where(
+                Email.campaign_id == event.campaign_id, Email.cycle == event.cycle
+            )
+        )
+        if email is None:
+            await finish_step(uow, event, STEP, error="no email was built for this cycle")
+            return
+        send = await sends.start(uow.session, event.campaign_id, event.cycle, controls)
+        await fire(uow.session, event.campaign_id, Trigger.SEND_STARTED)
+        await uow.commit()
+        log.info("send.started", send_id=send.id, recipients=send.total)
+
+
+async def handle_batch(
+    event: SendBatch,
     uow: UnitOfWork,
     *,
     sessions: async_sessionmaker[AsyncSession],
     mailer: Mailer,
     config: SendConfig,
 ) -> None:
-    async with uow:
-        campaign = await pending_campaign(uow, event, STEP)
-        email = await uow.session.scalar(
-            select(Email).where(Email.campaign_id == event.campaign_id, Email.cycle == event.cycle)
+    async with sessions() as session:
+        send = await session.get(Send, event.send_id)
+        if send is None:
+            raise Reject(f"send {event.send_id} does not exist")
+        if send.status is not SendStatus.RUNNING:
+            log.info("send.not_running", status=send.status.value)
+            return  # paused or ended: the chain stops here; resume starts a new one
+        if event.batch != send.next_batch:
+            log.info("send.stale_batch", batch=event.batch, expected=send.next_batch)
+            return  # a duplicate of a batch another delivery already ran
+        if send.last_batch_at is not None:
+            wait = send.last_batch_at + timedelta(seconds=send.cooldown_seconds) - utcnow_naive()
+            if wait.total_seconds() > 0:
+                raise Retry("cooldown not over", delay=wait.total_seconds())
+        await fail_abandoned_claims(session, send.id, config.claim_timeout)
+        await session.commit()
+        email = await session.scalar(
+            select(Email).where(Email.campaign_id == send.campaign_id, Email.cycle == send.cycle)
         )
-    if campaign is None:
-        log.info("step.not_pending", step=STEP)
-        return
-    if email is None:
-        async with uow:
-            await finish_step(uow, event, STEP, error="no email was built for this cycle")
-        return
-    if not await deliver_all(sessions, mailer, email, campaign.agent_email, config):
-        raise Retry("another sender still holds deliveries of this cycle", delay=30)
+        agent_email = await session.scalar(
+            select(Campaign.agent_email).where(Campaign.id == send.campaign_id)
+        )
+        batch = list(
+            await session.scalars(
+                select(Delivery.id)
+                .where(Delivery.send_id == send.id, Delivery.status == DeliveryStatus.PENDING)
+                .order_by(Delivery.id)
+                .limit(send.batch_size)
+            )
+        )
+        delay = send.delay_ms / 1000
+    if email is None or agent_email is None:
+        raise Reject(f"send {event.send_id} has no email or campaign")
+
+    delivered = 0
+    for index, delivery_id in enumerate(batch):
+        if not await _still_running(sessions, event.send_id):
+            log.info("send.stopped_mid_batch", delivered=delivered)
+            break
+        if index and delay:
+            await asyncio.sleep(delay)
+        if await deliver_one(sessions, mailer, email, agent_email, delivery_id, config):
+            delivered += 1
+    await _close_batch(uow, event, delivered)
+
+
+async def _still_running(sessions: async_sessionmaker[AsyncSession], send_id: int) -> bool:
+    async with sessions() as session:
+        status = await session.scalar(select(Send.status).where(Send.id == send_id))
+    return status is SendStatus.RUNNING
+
+
+async def _close_batch(uow: UnitOfWork, event: SendBatch, delivered: int) -> None:
+    """Counts, last_batch_at and the next batch (or the end), in one transaction."""
     async with uow:
-        await finish_step(uow, event, STEP)
+        now = utcnow_naive()
+        claimed = await uow.session.execute(
+            update(Send)
+            .where(Send.id == event.send_id, Send.next_batch == event.batch)
+            .values(next_batch=Send.next_batch + 1, last_batch_at=now)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            log.info("send.batch_raced", batch=event.batch)
+            return
+        send = await uow.session.get(
+            Send, event.send_id, populate_existing=True, with_for_update=True
+        )
+        assert send is not None
+        current = await sends.counts(uow.session, send.id)
+        sends.write_counts(send, current)
+        if send.status is SendStatus.RUNNING:
+            if current.finished:
+                await sends.end(uow.session, send, SendStatus.COMPLETED, None)
+            else:
+                sends.queue_batch(uow.session, send, send.cooldown_seconds)
+        await uow.commit()
+        log.info(
+            "send.batch_done",
+            batch=event.batch,
+            delivered=delivered,
+            sent=send.sent_count,
+            failed=send.failed_count,
+            pending=send.pending_count,
+            status=send.status.value,
+        )
 
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
@@ -62,11 +160,20 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         settings.public_base_url,
         settings.unsubscribe_secret,
         claim_timeout=timedelta(seconds=settings.send_claim_timeout_seconds),
+        max_attempts=settings.send_max_attempts,
+        retry_base_seconds=settings.send_retry_base_seconds,
     )
-    handler = partial(
-        handle_send, sessions=runtime.sessions, mailer=await open_mailer(runtime), config=config
+    controls = sends.Controls(
+        batch_size=settings.send_batch_size,
+        delay_ms=settings.send_delay_ms,
+        cooldown_seconds=settings.send_cooldown_seconds,
     )
+    mailer = await open_mailer(runtime)
+    handlers: dict[type[Event], Handler] = {
+        StatusChange: partial(handle_ready, controls=controls),
+        SendBatch: partial(handle_batch, sessions=runtime.sessions, mailer=mailer, config=config),
+    }
     consumer = await runtime.consumer(
-        TOPOLOGY.queue("email-sender"), {StatusChange: handler}, on_give_up=mark_failed(STEP)
+        TOPOLOGY.queue("email-sender"), handlers, on_give_up=mark_failed(STEP)
     )
     await run_consumers([consumer], stop)

@@ -32,7 +32,7 @@ from shared.bus.outcomes import AlreadyProcessed, Reject, Retry
 from shared.bus.publisher import string_attributes
 from shared.bus.retrying import with_retries
 from shared.db.uow import UnitOfWork
-from shared.events import Event, MalformedMessage, StatusChange, parse_body
+from shared.events import Event, MalformedMessage, parse_body
 
 log = structlog.get_logger(__name__)
 
@@ -172,8 +172,9 @@ class Consumer:
             await self._dead_letter(message, reason)
             return
         context: dict[str, Any] = {"event_id": str(event.event_id)}
-        if isinstance(event, StatusChange):
-            context |= {"campaign_id": event.campaign_id, "cycle": event.cycle}
+        for key in ("campaign_id", "cycle", "send_id"):
+            if hasattr(event, key):
+                context[key] = getattr(event, key)
         with structlog.contextvars.bound_contextvars(**context):
             await self._handle(message, event, handler, message["ReceiptHandle"])
 

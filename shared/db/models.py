@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -22,7 +23,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.clock import utcnow_naive
-from shared.statuses import CampaignStatus, DeliveryStatus, SubStatus
+from shared.statuses import CampaignStatus, DeliveryStatus, SendStatus, SubStatus
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; MySQL gets BIGINT.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -30,7 +31,7 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
-def _enum(enum: type[CampaignStatus] | type[SubStatus] | type[DeliveryStatus], name: str) -> Enum:
+def _enum(enum: type[StrEnum], name: str) -> Enum:
     return Enum(enum, name=name, native_enum=True, values_callable=lambda e: [m.value for m in e])
 
 
@@ -127,6 +128,9 @@ class OutboxEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(40))
     to_status: Mapped[str | None] = mapped_column(String(40))
     payload: Mapped[str] = mapped_column(Text)
+    queue: Mapped[str | None] = mapped_column(String(80))
+    """A queue of the topology to send to directly (e.g. a SEND_BATCH); None: the topic."""
+    delay_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
     published_at: Mapped[datetime | None]
     publish_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
@@ -173,6 +177,9 @@ class Delivery(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     cycle: Mapped[int]
     recipient_id: Mapped[int] = mapped_column(ForeignKey("recipients.id", ondelete="CASCADE"))
+    send_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sends.id", ondelete="CASCADE", name="fk_deliveries_send_id")
+    )
     email: Mapped[str] = mapped_column(String(320))
     status: Mapped[DeliveryStatus] = mapped_column(
         _enum(DeliveryStatus, "delivery_status"), default=DeliveryStatus.PENDING
@@ -180,9 +187,40 @@ class Delivery(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow_naive, onupdate=utcnow_naive)
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "cycle", "recipient_id", name="uq_deliveries_recipient"),
         Index("ix_deliveries_progress", "campaign_id", "cycle", "status"),
     )
+
+
+class Send(Base):
+    """A campaign cycle's send: its live controls and its progress, written after every batch."""
+
+    __tablename__ = "sends"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    cycle: Mapped[int]
+    status: Mapped[SendStatus] = mapped_column(
+        _enum(SendStatus, "send_status"), default=SendStatus.RUNNING
+    )
+    batch_size: Mapped[int]
+    delay_ms: Mapped[int]
+    cooldown_seconds: Mapped[int]
+    next_batch: Mapped[int] = mapped_column(Integer, default=0)
+    """Sequence number of the one SEND_BATCH allowed to run next: a stale duplicate is dropped."""
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    sent_count: Mapped[int] = mapped_column(Integer, default=0)
+    failed_count: Mapped[int] = mapped_column(Integer, default=0)
+    skipped_count: Mapped[int] = mapped_column(Integer, default=0)
+    pending_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_batch_at: Mapped[datetime | None]
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow_naive, onupdate=utcnow_naive)
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("campaign_id", "cycle", name="uq_sends_campaign_cycle"),)

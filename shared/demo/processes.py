@@ -28,6 +28,9 @@ def service_environment(settings: Settings, **extra: str) -> dict[str, str]:
             "DRIPR_AWS_MAX_ATTEMPTS": str(settings.aws_max_attempts),
             "DRIPR_SHUTDOWN_GRACE_SECONDS": str(settings.shutdown_grace_seconds),
             "DRIPR_SEND_CLAIM_TIMEOUT_SECONDS": str(settings.send_claim_timeout_seconds),
+            "DRIPR_SEND_BATCH_SIZE": str(settings.send_batch_size),
+            "DRIPR_SEND_DELAY_MS": str(settings.send_delay_ms),
+            "DRIPR_SEND_COOLDOWN_SECONDS": str(settings.send_cooldown_seconds),
             "PYTHONUNBUFFERED": "1",
         }
     )

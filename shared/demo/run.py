@@ -75,6 +75,9 @@ def _environment(options: DemoOptions, base: Settings, console: Console) -> Iter
         "wait_time_seconds": 1,
         "outbox_grace_seconds": 2,
         "shutdown_grace_seconds": 5,
+        "send_batch_size": 2,
+        "send_delay_ms": 50,
+        "send_cooldown_seconds": 1,
     }
     if options.external:
         yield base.model_copy(update=overrides)
@@ -193,7 +196,7 @@ async def _summary(runtime: Runtime, demo: list[DemoCampaign], settings: Setting
             assert campaign is not None
             moves = await session.scalars(
                 select(OutboxEvent.to_status)
-                .where(OutboxEvent.campaign_id == item.id)
+                .where(OutboxEvent.campaign_id == item.id, OutboxEvent.to_status.is_not(None))
                 .order_by(OutboxEvent.id)
             )
             recipients = (
@@ -241,5 +244,6 @@ def _short(status: str | None) -> str:
         "READY_TO_CREATE_EMAIL": "MAIL",
         "WAITING_FOR_MANUAL_APPROVAL": "OK?",
         "READY_TO_SEND_EMAIL": "SEND",
+        "SENDING": "SENDING",
         "ERROR": "ERR",
     }.get(status or "", status or "?")

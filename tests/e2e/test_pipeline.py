@@ -39,6 +39,7 @@ PATHS = {
         "WAITING_FOR_HOME_ANALYSIS",
         "READY_TO_CREATE_EMAIL",
         "READY_TO_SEND_EMAIL",
+        "SENDING",
         "DORMANT",
     ],
     "no-address": [
@@ -46,6 +47,7 @@ PATHS = {
         "WAITING_FOR_HOME_ANALYSIS",
         "READY_TO_CREATE_EMAIL",
         "READY_TO_SEND_EMAIL",
+        "SENDING",
         "DORMANT",
     ],
     "approval": [
@@ -54,6 +56,7 @@ PATHS = {
         "READY_TO_CREATE_EMAIL",
         "WAITING_FOR_MANUAL_APPROVAL",
         "READY_TO_SEND_EMAIL",
+        "SENDING",
         "DORMANT",
     ],
 }
@@ -66,6 +69,9 @@ def pipeline_settings(settings: Settings) -> Settings:
             "scheduler_interval_seconds": 0.5,
             "outbox_grace_seconds": 2,
             "send_claim_timeout_seconds": 4,
+            "send_batch_size": 2,
+            "send_delay_ms": 0,
+            "send_cooldown_seconds": 0,
             "shutdown_grace_seconds": 5,
         }
     )
@@ -196,9 +202,13 @@ async def _deliver_again(runtime: Runtime, demo: list[DemoCampaign]) -> None:
     """Send every event of the first cycle to its queues again, as at-least-once delivery may."""
     async with runtime.sessions() as session:
         events = list(await session.scalars(select(OutboxEvent).order_by(OutboxEvent.id)))
-    assert len(events) >= len(demo) * 5
+    assert len(events) >= len(demo) * 6
     for event in events:
-        for name in TOPOLOGY.receivers_of(S(event.to_status)):
+        if event.queue is not None:  # a SEND_BATCH, straight to its queue
+            names = {event.queue}
+        else:
+            names = TOPOLOGY.receivers_of(S(event.to_status))
+        for name in names:
             await runtime.sqs.send_message(
                 QueueUrl=await runtime.queue_url(TOPOLOGY.queue(name)), MessageBody=event.payload
             )
@@ -210,7 +220,10 @@ async def _check_paths(runtime: Runtime, kinds: dict[int, str]) -> None:
             rows = list(
                 await session.scalars(
                     select(OutboxEvent)
-                    .where(OutboxEvent.campaign_id == campaign_id)
+                    .where(
+                        OutboxEvent.campaign_id == campaign_id,
+                        OutboxEvent.event_type == "STATUS_CHANGE",
+                    )
                     .order_by(OutboxEvent.id)
                 )
             )

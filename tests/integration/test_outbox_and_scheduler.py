@@ -10,7 +10,7 @@ from infra.provision import Report
 from infra.topology import TOPOLOGY
 from services.scheduler.app import start_due_campaigns, tick
 from shared.bootstrap import Runtime
-from shared.bus.publisher import SnsPublisher
+from shared.bus.publisher import Publisher
 from shared.clock import utcnow_naive
 from shared.db.uow import UnitOfWork
 from shared.outbox import OutboxRelay
@@ -25,9 +25,8 @@ async def test_an_event_whose_publish_failed_is_published_by_the_sweep(
 ) -> None:
     """SNS is down at commit time: the transition stands, and the sweep publishes it later."""
     campaign_id = await make_campaign(runtime.sessions)
-    broken = OutboxRelay(
-        runtime.sessions, SnsPublisher(runtime.sns, runtime.publisher.topic_arn + "-gone")
-    )
+    gone = Publisher(runtime.sns, runtime.publisher.topic_arn + "-gone", runtime.sqs, runtime.names)
+    broken = OutboxRelay(runtime.sessions, gone)
 
     async with UnitOfWork(runtime.sessions, broken) as uow:
         event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)

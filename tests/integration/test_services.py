@@ -4,54 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from infra.provision import Report
 from services.data_fetcher.app import steps
 from services.email_creation.app import EMAIL_STEP
-from services.email_sender.app import handle_send
-from services.email_sender.delivery import SendConfig
 from services.home_report.app import home_report_step
 from services.intro.app import intro_step
-from shared.aws import async_client
 from shared.bootstrap import Runtime
-from shared.db.models import Campaign, Delivery, Email, Recipient
-from shared.emulator import moto_sent_emails
+from shared.db.models import Email
 from shared.events import StatusChange
 from shared.operations import UnknownCampaigns, apply_batch
 from shared.providers.data import SampleDataProvider
 from shared.providers.errors import TransientError
 from shared.providers.llm import TemplateWriter
-from shared.providers.mailer import OutgoingEmail, SesMailer
 from shared.statuses import CampaignStatus as S
-from shared.statuses import DeliveryStatus, SubStatus
-from shared.transitions import DATA_STEPS, SUB_STATUS_COLUMNS, Trigger, advance, fire
-from tests.factories import history, load, make_campaign
+from shared.statuses import SubStatus
+from shared.transitions import DATA_STEPS, advance
+from tests.factories import history, load, ready_to_create, set_ready, start
 from tests.support import receive_all
-
-CONFIG = SendConfig("https://news.example", "a-test-secret-of-some-length")
-
-
-async def start(runtime: Runtime, **fields: Any) -> StatusChange:
-    campaign_id = await make_campaign(runtime.sessions, market_area="Boise, ID", **fields)
-    async with runtime.unit_of_work() as uow:
-        event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
-        await uow.commit()
-    return event
-
-
-async def set_ready(runtime: Runtime, campaign_id: int, *columns: str, **values: Any) -> None:
-    async with runtime.sessions() as session:
-        await session.execute(
-            update(Campaign)
-            .where(Campaign.id == campaign_id)
-            .values(**{c: SubStatus.READY for c in columns}, **values)
-        )
-        await session.commit()
 
 
 async def test_data_kinds_fail_independently(runtime: Runtime) -> None:
@@ -140,24 +114,9 @@ async def fire_advance(uow: Any, campaign_id: int) -> StatusChange:
     return event
 
 
-async def _ready_to_create(runtime: Runtime, **fields: Any) -> StatusChange:
-    event = await start(runtime, **fields)
-    await set_ready(
-        runtime,
-        event.campaign_id,
-        *DATA_STEPS,
-        "home_report_analysis_status",
-        campaign_status=S.READY_TO_CREATE_EMAIL,
-        email_status=SubStatus.WAITING_FOR_DATA,
-        intro="Hello.",
-        mortgage_rate=6.1,
-    )
-    return event.model_copy(update={"to_status": S.READY_TO_CREATE_EMAIL})
-
-
 async def test_two_workers_racing_build_the_email_exactly_once(runtime: Runtime) -> None:
     """Seed 000's duplicate-email race, closed with no lock status."""
-    event = await _ready_to_create(runtime, no_address_newsletter=True, address=None)
+    event = await ready_to_create(runtime, no_address_newsletter=True, address=None)
     twin = event.model_copy(update={"event_id": event.event_id.__class__(int=1)})
 
     await asyncio.gather(
@@ -177,7 +136,7 @@ async def test_two_workers_racing_build_the_email_exactly_once(runtime: Runtime)
 
 
 async def test_approval_required_campaign_waits_for_the_operator(runtime: Runtime) -> None:
-    event = await _ready_to_create(runtime, requires_approval=True)
+    event = await ready_to_create(runtime, requires_approval=True)
 
     await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
 
@@ -194,7 +153,7 @@ async def test_approval_required_campaign_waits_for_the_operator(runtime: Runtim
 
 
 async def test_a_batch_with_an_unknown_id_changes_nothing(runtime: Runtime) -> None:
-    event = await _ready_to_create(runtime, requires_approval=True)
+    event = await ready_to_create(runtime, requires_approval=True)
     await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
 
     with pytest.raises(UnknownCampaigns, match="999999"):
@@ -203,120 +162,6 @@ async def test_a_batch_with_an_unknown_id_changes_nothing(runtime: Runtime) -> N
     assert (await load(runtime.sessions, event.campaign_id)).campaign_status is (
         S.WAITING_FOR_MANUAL_APPROVAL
     )
-
-
-async def _ready_to_send(runtime: Runtime, recipients: int) -> StatusChange:
-    event = await _ready_to_create(runtime, recipients=recipients)
-    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
-    (moved,) = [r for r in await history(runtime.sessions, event.campaign_id)][-1:]
-    return StatusChange.model_validate_json(moved.payload)
-
-
-async def test_sender_mails_each_subscribed_recipient_once_and_ends_the_cycle(
-    runtime: Runtime,
-) -> None:
-    event = await _ready_to_send(runtime, recipients=4)
-    async with runtime.sessions() as session:
-        first = await session.scalar(
-            select(Recipient).where(Recipient.campaign_id == event.campaign_id).limit(1)
-        )
-        assert first is not None
-        first.unsubscribed_at = datetime(2026, 1, 1)
-        await session.commit()
-
-    async with async_client(runtime.aws, "ses", runtime.settings) as ses:
-        mailer = SesMailer(ses, runtime.settings.sender_email)
-        for _ in range(2):  # the second delivery of the event changes nothing
-            await handle_send(
-                event,
-                runtime.unit_of_work("email-sender", event.event_id),
-                sessions=runtime.sessions,
-                mailer=mailer,
-                config=CONFIG,
-            )
-
-    sent = moto_sent_emails(runtime.settings.aws_endpoint_url or "")
-    addresses = sorted(a for m in sent for a in m["destinations"]["ToAddresses"])
-    assert len(addresses) == 3 == len(set(addresses))
-    assert first.email not in addresses
-    campaign = await load(runtime.sessions, event.campaign_id)
-    assert campaign.campaign_status is S.DORMANT
-    assert all(getattr(campaign, c) is SubStatus.DORMANT for c in SUB_STATUS_COLUMNS)
-
-
-async def test_an_unsubscribe_during_the_send_is_honoured(runtime: Runtime) -> None:
-    event = await _ready_to_send(runtime, recipients=3)
-    async with runtime.sessions() as session:
-        last = (
-            await session.scalars(
-                select(Recipient)
-                .where(Recipient.campaign_id == event.campaign_id)
-                .order_by(Recipient.id.desc())
-            )
-        ).first()
-    assert last is not None
-
-    class UnsubscribesMidSend:
-        """Sends for real; the last recipient unsubscribes just after the first email goes."""
-
-        def __init__(self, real: SesMailer) -> None:
-            self.real = real
-
-        async def send(self, email: OutgoingEmail) -> str:
-            message_id = await self.real.send(email)
-            async with runtime.sessions() as session:
-                await session.execute(
-                    update(Recipient)
-                    .where(Recipient.id == last.id)
-                    .values(unsubscribed_at=datetime(2026, 1, 1))
-                )
-                await session.commit()
-            return message_id
-
-    async with async_client(runtime.aws, "ses", runtime.settings) as ses:
-        mailer = UnsubscribesMidSend(SesMailer(ses, runtime.settings.sender_email))
-        await handle_send(
-            event,
-            runtime.unit_of_work("email-sender", event.event_id),
-            sessions=runtime.sessions,
-            mailer=mailer,
-            config=CONFIG,
-        )
-
-    async with runtime.sessions() as session:
-        statuses = dict(
-            (
-                await session.execute(
-                    select(Delivery.recipient_id, Delivery.status).where(
-                        Delivery.campaign_id == event.campaign_id
-                    )
-                )
-            ).all()
-        )
-    assert statuses[last.id] is DeliveryStatus.SKIPPED
-    assert sorted(statuses.values()) == sorted([DeliveryStatus.SENT] * 2 + [DeliveryStatus.SKIPPED])
-
-
-async def test_ses_rejection_fails_the_recipient_not_the_run(runtime: Runtime) -> None:
-    event = await _ready_to_send(runtime, recipients=2)
-
-    async with async_client(runtime.aws, "ses", runtime.settings) as ses:
-        unverified = SesMailer(ses, "someone@unverified-domain.example")
-        await handle_send(
-            event,
-            runtime.unit_of_work("email-sender", event.event_id),
-            sessions=runtime.sessions,
-            mailer=unverified,
-            config=CONFIG,
-        )
-
-    async with runtime.sessions() as session:
-        deliveries = list(
-            await session.scalars(select(Delivery).where(Delivery.campaign_id == event.campaign_id))
-        )
-    assert [d.status for d in deliveries] == [DeliveryStatus.FAILED] * 2
-    assert all("MessageRejected" in (d.error or "") for d in deliveries)
-    assert (await load(runtime.sessions, event.campaign_id)).campaign_status is S.DORMANT
 
 
 async def test_retry_requeues_only_the_failed_step(runtime: Runtime, topology: Report) -> None:

@@ -87,9 +87,14 @@ async def test_a_whole_cycle_ends_dormant_with_the_next_send_scheduled(sessions:
     due = utcnow_naive() - timedelta(hours=1)
     campaign_id = await make_campaign(sessions, next_send_datetime=due, cadence_days=7)
     start = await _start(sessions, campaign_id)
-    for step in (*DATA_STEPS, "home_report_analysis_status", "email_status", "send_status"):
+    for step in (*DATA_STEPS, "home_report_analysis_status", "email_status"):
         async with UnitOfWork(sessions) as uow:
             assert await finish_step(uow, start, step)
+    async with UnitOfWork(sessions) as uow:
+        await fire(uow.session, campaign_id, Trigger.SEND_STARTED)
+        await uow.commit()
+    async with UnitOfWork(sessions) as uow:
+        assert await finish_step(uow, start, "send_status")
 
     campaign = await load(sessions, campaign_id)
     assert campaign.campaign_status is S.DORMANT
@@ -101,6 +106,7 @@ async def test_a_whole_cycle_ends_dormant_with_the_next_send_scheduled(sessions:
         "WAITING_FOR_HOME_ANALYSIS",
         "READY_TO_CREATE_EMAIL",
         "READY_TO_SEND_EMAIL",
+        "SENDING",
         "DORMANT",
     ]
 

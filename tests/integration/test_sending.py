@@ -1,0 +1,365 @@
+"""The resumable, rate-controlled send on the database and the emulator server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from datetime import datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from infra.provision import Report
+from services.email_creation.app import EMAIL_STEP
+from services.email_sender.app import handle_batch, handle_ready
+from services.email_sender.delivery import SendConfig
+from shared import sends
+from shared.aws import async_client
+from shared.bootstrap import Runtime
+from shared.bus.outcomes import Retry
+from shared.db.models import Delivery, Recipient, Send
+from shared.demo.processes import service_environment
+from shared.emulator import moto_sent_emails
+from shared.events import SendBatch, StatusChange
+from shared.providers.errors import PermanentError, TransientError
+from shared.providers.mailer import OutgoingEmail, SesMailer
+from shared.statuses import CampaignStatus as S
+from shared.statuses import DeliveryStatus as D
+from shared.statuses import SendStatus, SubStatus
+from tests.factories import history, load, ready_to_create
+from tests.support import receive_all
+
+CONFIG = SendConfig("https://news.example", "a-test-secret-of-some-length", retry_base_seconds=0)
+FAST = sends.Controls(batch_size=2, delay_ms=0, cooldown_seconds=0)
+
+
+async def ready_to_send(runtime: Runtime, recipients: int) -> StatusChange:
+    event = await ready_to_create(runtime, recipients=recipients)
+    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
+    return StatusChange.model_validate_json(
+        (await history(runtime.sessions, event.campaign_id))[-1].payload
+    )
+
+
+async def queued_batches(runtime: Runtime, topology: Report) -> list[SendBatch]:
+    messages = await receive_all(runtime.sqs, topology.queue_urls["email-sender"], rounds=5)
+    bodies = [json.loads(m["Body"]) for m in messages]
+    return [SendBatch.model_validate(b) for b in bodies if b["event_type"] == "SEND_BATCH"]
+
+
+class Sender:
+    """Drives one send batch by batch, with a real SES client on the emulator."""
+
+    def __init__(self, runtime: Runtime, mailer: Any) -> None:
+        self.runtime = runtime
+        self.mailer = mailer
+
+    async def ready(self, event: StatusChange, controls: sends.Controls = FAST) -> Send:
+        uow = self.runtime.unit_of_work("email-sender", event.event_id)
+        await handle_ready(event, uow, controls=controls)
+        async with self.runtime.sessions() as session:
+            send = await sends.find(session, event.campaign_id, event.cycle)
+        assert send is not None
+        return send
+
+    async def batch(self, batch: SendBatch) -> None:
+        await handle_batch(
+            batch,
+            self.runtime.unit_of_work("email-sender", batch.event_id),
+            sessions=self.runtime.sessions,
+            mailer=self.mailer,
+            config=CONFIG,
+        )
+
+    async def progress(self, send_id: int) -> sends.SendProgress:
+        async with self.runtime.sessions() as session:
+            return await sends.progress(session, send_id)
+
+
+@pytest.fixture
+async def ses(runtime: Runtime) -> Any:
+    async with async_client(runtime.aws, "ses", runtime.settings) as client:
+        yield client
+
+
+@pytest.fixture
+def sender(runtime: Runtime, ses: Any) -> Sender:
+    return Sender(runtime, SesMailer(ses, runtime.settings.sender_email))
+
+
+def addresses(runtime: Runtime) -> list[str]:
+    sent = moto_sent_emails(runtime.settings.aws_endpoint_url or "")
+    return [a for m in sent for a in m["destinations"]["ToAddresses"]]
+
+
+async def test_every_recipient_is_recorded_pending_then_sent_batch_by_batch(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=5)
+    send = await sender.ready(event)
+
+    first = await sender.progress(send.id)
+    assert (first.total, first.pending, first.sent, first.status) == (5, 5, 0, SendStatus.RUNNING)
+    assert (await load(runtime.sessions, event.campaign_id)).campaign_status is S.SENDING
+    seen: list[tuple[int, int, int]] = []
+    for expected_batch in range(3):
+        (batch,) = await queued_batches(runtime, topology)
+        assert batch.batch == expected_batch
+        await sender.batch(batch)
+        now = await sender.progress(send.id)
+        seen.append((now.sent, now.pending, now.batches_done))
+        assert now.last_batch_at is not None
+
+    assert seen == [(2, 3, 1), (4, 1, 2), (5, 0, 3)]
+    assert await queued_batches(runtime, topology) == []
+    done = await sender.progress(send.id)
+    assert done.status is SendStatus.COMPLETED and done.finished_at is not None
+    campaign = await load(runtime.sessions, event.campaign_id)
+    assert campaign.campaign_status is S.DORMANT and campaign.send_status is SubStatus.DORMANT
+    assert len(addresses(runtime)) == 5 == len(set(addresses(runtime)))
+
+
+async def test_controls_changed_mid_send_apply_to_the_next_batch(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=7)
+    send = await sender.ready(event)
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+    assert (await sender.progress(send.id)).sent == 2
+
+    changed = await sends.change_controls(
+        runtime.unit_of_work(), send.id, sends.ControlChanges(batch_size=4, cooldown_seconds=0)
+    )
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+
+    assert changed.batch_size == 4
+    assert (await sender.progress(send.id)).sent == 6
+
+
+async def test_the_cooldown_holds_the_next_batch_back(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=3)
+    send = await sender.ready(event, sends.Controls(batch_size=1, delay_ms=0, cooldown_seconds=30))
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+    attributes = await runtime.sqs.get_queue_attributes(
+        QueueUrl=topology.queue_urls["email-sender"],
+        AttributeNames=["ApproximateNumberOfMessagesDelayed"],
+    )
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesDelayed"] == "1"  # DelaySeconds
+    following = SendBatch(send_id=send.id, campaign_id=send.campaign_id, cycle=1, batch=1)
+
+    with pytest.raises(Retry) as early:  # delivered early all the same: sent back to wait
+        await sender.batch(following)
+
+    assert 25 < early.value.delay <= 30
+    assert (await sender.progress(send.id)).sent == 1
+
+
+async def test_a_batch_delivered_twice_sends_once_and_continues_once(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=4)
+    send = await sender.ready(event)
+    (batch,) = await queued_batches(runtime, topology)
+    twin = batch.model_copy(update={"event_id": batch.event_id.__class__(int=7)})
+
+    await asyncio.gather(sender.batch(batch), sender.batch(twin))  # concurrently
+    await sender.batch(batch)  # and once more, later
+
+    assert (await sender.progress(send.id)).sent == 2
+    assert len(addresses(runtime)) == 2
+    assert [b.batch for b in await queued_batches(runtime, topology)] == [1]
+
+
+async def test_pause_stops_delivery_and_resume_continues_where_it_stopped(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=5)
+    send = await sender.ready(event)
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+    (following,) = await queued_batches(runtime, topology)
+
+    paused = await sends.pause(runtime.unit_of_work(), send.id)
+    await sender.batch(following)  # the queued batch arrives while paused
+
+    assert paused.status is SendStatus.PAUSED
+    assert (await sender.progress(send.id)).sent == 2
+    assert await queued_batches(runtime, topology) == []  # the chain stopped
+    with pytest.raises(sends.SendStateError, match="only PAUSED can resume"):
+        await sends.resume(runtime.unit_of_work(), send.id)
+        await sends.resume(runtime.unit_of_work(), send.id)
+
+    for _ in range(2):
+        (batch,) = await queued_batches(runtime, topology)
+        await sender.batch(batch)
+    await sender.batch(following)  # the stale one, delivered late, does nothing
+
+    done = await sender.progress(send.id)
+    assert (done.status, done.sent, done.pending) == (SendStatus.COMPLETED, 5, 0)
+    assert sorted(addresses(runtime)) == sorted(set(addresses(runtime)))
+
+
+async def test_cancel_ends_the_cycle_and_leaves_the_rest_pending(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=5)
+    send = await sender.ready(event)
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+    (following,) = await queued_batches(runtime, topology)
+
+    cancelled = await sends.cancel(runtime.unit_of_work(), send.id)
+    await sender.batch(following)
+
+    assert (cancelled.status, cancelled.sent, cancelled.pending) == (SendStatus.CANCELLED, 2, 3)
+    async with runtime.sessions() as session:
+        page = await sends.recipients(session, send.id, status=D.PENDING)
+    assert page.total == 3
+    campaign = await load(runtime.sessions, event.campaign_id)
+    assert campaign.campaign_status is S.DORMANT and campaign.cycle == 1
+    assert len(addresses(runtime)) == 2
+    with pytest.raises(sends.SendStateError):
+        await sends.change_controls(
+            runtime.unit_of_work(), send.id, sends.ControlChanges(delay_ms=5)
+        )
+
+
+async def test_an_unsubscribe_arriving_mid_send_is_honoured(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=4)
+    send = await sender.ready(event)
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+    async with runtime.sessions() as session:
+        last = await session.scalar(
+            select(Recipient)
+            .where(Recipient.campaign_id == event.campaign_id)
+            .order_by(Recipient.id.desc())
+        )
+        assert last is not None
+        last.unsubscribed_at = datetime(2026, 11, 22)
+        await session.commit()
+
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+
+    done = await sender.progress(send.id)
+    assert (done.status, done.sent, done.skipped) == (SendStatus.COMPLETED, 3, 1)
+    assert last.email not in addresses(runtime)
+
+
+async def test_transient_errors_are_retried_then_failed_and_permanent_ones_fail_at_once(
+    runtime: Runtime, topology: Report, ses: Any
+) -> None:
+    class Troubled:
+        """SES, except: owner0 is throttled twice, owner1 always, owner2 is an invalid address."""
+
+        def __init__(self) -> None:
+            self.real = SesMailer(ses, runtime.settings.sender_email)
+            self.calls: dict[str, int] = {}
+
+        async def send(self, email: OutgoingEmail) -> str:
+            n = self.calls[email.to] = self.calls.get(email.to, 0) + 1
+            if (email.to.startswith("owner0") and n <= 2) or email.to.startswith("owner1"):
+                raise TransientError("ses", "Throttling: slow down")
+            if email.to.startswith("owner2"):
+                raise PermanentError("ses", "MessageRejected: invalid address")
+            return await self.real.send(email)
+
+    mailer = Troubled()
+    sender = Sender(runtime, mailer)
+    event = await ready_to_send(runtime, recipients=4)
+    send = await sender.ready(event, sends.Controls(batch_size=10, delay_ms=0, cooldown_seconds=0))
+    (batch,) = await queued_batches(runtime, topology)
+
+    await sender.batch(batch)
+
+    async with runtime.sessions() as session:
+        page = await sends.recipients(session, send.id, page_size=10)
+    by_address = {row.email.split("@")[0]: row for row in page.items}
+    assert (by_address["owner0"].status, by_address["owner0"].attempts) == (D.SENT, 3)
+    assert by_address["owner1"].status is D.FAILED and by_address["owner1"].attempts == 3
+    assert by_address["owner1"].error == "gave up after 3 attempts: ses: Throttling: slow down"
+    assert (by_address["owner2"].status, by_address["owner2"].attempts) == (D.FAILED, 1)
+    assert by_address["owner3"].provider_message_id
+    assert sum(n for to, n in mailer.calls.items() if to.startswith("owner2")) == 1
+    done = await sender.progress(send.id)
+    assert (done.sent, done.failed, done.status) == (2, 2, SendStatus.COMPLETED)
+
+
+async def test_recipients_are_listed_page_by_page(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=5)
+    send = await sender.ready(event)
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+
+    async with runtime.sessions() as session:
+        pages = [await sends.recipients(session, send.id, page=p, page_size=2) for p in (1, 2, 3)]
+        sent = await sends.recipients(session, send.id, status=D.SENT)
+
+    assert [len(p.items) for p in pages] == [2, 2, 1]
+    assert {p.total for p in pages} == {5}
+    ids = [row.delivery_id for p in pages for row in p.items]
+    assert ids == sorted(set(ids))
+    assert [row.status for row in pages[0].items] == [D.SENT, D.SENT]
+    assert sent.total == 2 and all(row.sent_at for row in sent.items)
+
+
+async def test_a_claim_left_by_a_dead_sender_is_failed_not_resent(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=2)
+    send = await sender.ready(event)
+    async with runtime.sessions() as session:  # as if a sender died between claim and record
+        first = await session.scalar(select(Delivery).where(Delivery.send_id == send.id))
+        assert first is not None
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == first.id)
+            .values(status=D.SENDING, updated_at=datetime(2026, 1, 1))
+        )
+        await session.commit()
+    (batch,) = await queued_batches(runtime, topology)
+
+    await sender.batch(batch)
+
+    async with runtime.sessions() as session:
+        page = await sends.recipients(session, send.id)
+    status = {row.delivery_id: (row.status, row.error) for row in page.items}
+    assert status[first.id] == (D.FAILED, "sender stopped mid-send; not resent, it may have gone")
+    assert addresses(runtime) == [row.email for row in page.items if row.delivery_id != first.id]
+
+
+async def test_the_cli_shows_progress_and_pauses_a_send(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=3)
+    send = await sender.ready(event)
+    env = service_environment(runtime.settings)
+
+    def dripr(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "shared.cli", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    shown = await asyncio.to_thread(dripr, "sends", "--json", "progress", str(send.id))
+    paused = await asyncio.to_thread(dripr, "sends", "pause", str(send.id))
+    again = await asyncio.to_thread(dripr, "sends", "pause", str(send.id))
+    missing = await asyncio.to_thread(dripr, "sends", "progress", "999999")
+
+    assert shown.returncode == 0, shown.stderr
+    assert (json.loads(shown.stdout)["total"], json.loads(shown.stdout)["status"]) == (3, "RUNNING")
+    assert paused.returncode == 0 and "PAUSED" in paused.stdout
+    assert (await sender.progress(send.id)).status is SendStatus.PAUSED
+    assert again.returncode == 1 and "only RUNNING can pause" in again.stdout
+    assert missing.returncode == 1 and "no send 999999" in missing.stdout
