@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench-consumer clean
+.PHONY: run test lint typecheck check bench-consumer bench-send clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -35,6 +35,10 @@ check: lint typecheck test
 ## Consumer runtime throughput against a raw receive/delete loop on the same emulator.
 bench-consumer: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.consumer
+
+## Emails/s through SES on the emulator, and a measured check that a send keeps its rate.
+bench-send: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.send
 
 clean:
 	rm -rf $(VENV) .dripr .pytest_cache .mypy_cache .ruff_cache

@@ -137,6 +137,13 @@ async def start(session: AsyncSession, campaign_id: int, cycle: int, controls: C
     return send
 
 
+def restart_chain(session: AsyncSession, send: Send) -> SendBatch:
+    """Queue the next batch now, taking the claim from whatever batch held it: a batch still
+    running under the old claim stops at its next recipient."""
+    send.batch_event_id = None
+    return queue_batch(session, send, 0)
+
+
 def queue_batch(session: AsyncSession, send: Send, delay_seconds: int) -> SendBatch:
     event = SendBatch(
         send_id=send.id, campaign_id=send.campaign_id, cycle=send.cycle, batch=send.next_batch
@@ -272,7 +279,7 @@ async def resume(uow: UnitOfWork, send_id: int) -> SendProgress:
         if send.status is not SendStatus.PAUSED:
             raise SendStateError(f"send {send_id} is {send.status.value}: only PAUSED can resume")
         send.status, send.status_reason = SendStatus.RUNNING, None
-        queue_batch(uow.session, send, 0)
+        restart_chain(uow.session, send)
         await uow.commit()
         return _progress(send)
 

@@ -132,6 +132,10 @@ STEPS_OF: dict[CampaignStatus, tuple[str, ...]] = {
 """The sub-statuses worked on while the campaign is in each status; an ERROR in one fails it."""
 
 
+RETRY_INTO: dict[CampaignStatus, CampaignStatus] = {S.SENDING: S.READY_TO_SEND_EMAIL}
+"""Where a retry goes when the failed stage is not the one whose event restarts its step."""
+
+
 class TransitionRefused(Exception):
     """An explicit transition was asked for a campaign that is not in a state that allows it."""
 
@@ -212,9 +216,10 @@ async def retry(session: AsyncSession, campaign_id: int) -> StatusChange:
         raise TransitionRefused(f"campaign {campaign_id} does not exist")
     if row.campaign_status is not S.ERROR or row.error_from_status is None:
         raise TransitionRefused(f"campaign {campaign_id} is {row.campaign_status.value}, not ERROR")
-    target: CampaignStatus = row.error_from_status
+    failed: CampaignStatus = row.error_from_status
+    target = RETRY_INTO.get(failed, failed)
     again = _waiting(
-        *(c for c in STEPS_OF.get(target, ()) if row._mapping[c] is not SubStatus.READY)
+        *(c for c in STEPS_OF.get(failed, ()) if row._mapping[c] is not SubStatus.READY)
     )
     event = await _move(
         session,

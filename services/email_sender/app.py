@@ -15,7 +15,7 @@ from datetime import timedelta
 from functools import partial
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.topology import TOPOLOGY
@@ -31,7 +31,7 @@ from shared.events import Event, SendBatch, StatusChange
 from shared.providers.factory import open_mailer
 from shared.providers.mailer import Mailer
 from shared.runner import run_consumers
-from shared.statuses import DeliveryStatus, SendStatus
+from shared.statuses import CampaignStatus, DeliveryStatus, SendStatus
 from shared.steps import finish_step, mark_failed, pending_campaign
 from shared.transitions import Trigger, fire
 
@@ -40,9 +40,15 @@ STEP = "send_status"
 
 
 async def handle_ready(event: StatusChange, uow: UnitOfWork, *, controls: sends.Controls) -> None:
-    """Record the send and its recipients, queue batch 0, and move the campaign to SENDING."""
+    """Record the send and its recipients, queue batch 0, and move the campaign to SENDING.
+
+    For a cycle whose send exists already (an operator retry after the send step failed), it
+    queues the running send's next batch again instead: a duplicate batch is dropped by its
+    sequence number, so this can never start a second chain.
+    """
     async with uow:
-        if await pending_campaign(uow, event, STEP) is None:
+        campaign = await pending_campaign(uow, event, STEP)
+        if campaign is None:
             log.info("step.not_pending", step=STEP)
             return
         email = await uow.session.scalar(
@@ -53,7 +59,14 @@ async def handle_ready(event: StatusChange, uow: UnitOfWork, *, controls: sends.
         if email is None:
             await finish_step(uow, event, STEP, error="no email was built for this cycle")
             return
-        send = await sends.start(uow.session, event.campaign_id, event.cycle, controls)
+        send = await sends.find(uow.session, event.campaign_id, event.cycle)
+        if campaign.campaign_status is not CampaignStatus.READY_TO_SEND_EMAIL:
+            log.info("send.already_started", send_id=send.id if send else None)
+            return  # a second READY_TO_SEND_EMAIL for a cycle already sending
+        if send is None:
+            send = await sends.start(uow.session, event.campaign_id, event.cycle, controls)
+        elif send.status is SendStatus.RUNNING:
+            sends.restart_chain(uow.session, send)  # retried after its batches gave up
         await fire(uow.session, event.campaign_id, Trigger.SEND_STARTED)
         await uow.commit()
         log.info("send.started", send_id=send.id, recipients=send.total)
@@ -74,13 +87,13 @@ async def handle_batch(
         if send.status is not SendStatus.RUNNING:
             log.info("send.not_running", status=send.status.value)
             return  # paused or ended: the chain stops here; resume starts a new one
-        if event.batch != send.next_batch:
-            log.info("send.stale_batch", batch=event.batch, expected=send.next_batch)
-            return  # a duplicate of a batch another delivery already ran
         if send.last_batch_at is not None:
             wait = send.last_batch_at + timedelta(seconds=send.cooldown_seconds) - utcnow_naive()
             if wait.total_seconds() > 0:
                 raise Retry("cooldown not over", delay=wait.total_seconds())
+        if not await _claim(session, event):
+            log.info("send.stale_batch", batch=event.batch, expected=send.next_batch)
+            return  # a duplicate of a batch another message has claimed
         await fail_abandoned_claims(session, send.id, config.claim_timeout)
         await session.commit()
         email = await session.scalar(
@@ -103,7 +116,7 @@ async def handle_batch(
 
     delivered = 0
     for index, delivery_id in enumerate(batch):
-        if not await _still_running(sessions, event.send_id):
+        if not await _still_ours(sessions, event):
             log.info("send.stopped_mid_batch", delivered=delivered)
             break
         if index and delay:
@@ -113,28 +126,51 @@ async def handle_batch(
     await _close_batch(uow, event, delivered)
 
 
-async def _still_running(sessions: async_sessionmaker[AsyncSession], send_id: int) -> bool:
+async def _claim(session: AsyncSession, event: SendBatch) -> bool:
+    """Claim batch N for this message by moving next_batch to N+1, if no batch is running.
+
+    The same message may claim it again (SQS redelivered it because its sender died mid-batch);
+    any other message carrying N is a duplicate and is refused, so one batch runs at a time.
+    """
+    mine = str(event.event_id)
+    claimed = await session.execute(
+        update(Send)
+        .where(
+            Send.id == event.send_id,
+            Send.status == SendStatus.RUNNING,
+            or_(
+                and_(Send.next_batch == event.batch, Send.batch_event_id.is_(None)),
+                and_(Send.next_batch == event.batch + 1, Send.batch_event_id == mine),
+            ),
+        )
+        .values(next_batch=event.batch + 1, batch_event_id=mine)
+    )
+    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def _still_ours(sessions: async_sessionmaker[AsyncSession], event: SendBatch) -> bool:
+    """Running, and this batch still holds the claim (a resume may have restarted the chain)."""
     async with sessions() as session:
-        status = await session.scalar(select(Send.status).where(Send.id == send_id))
-    return status is SendStatus.RUNNING
+        row = (
+            await session.execute(
+                select(Send.status, Send.batch_event_id).where(Send.id == event.send_id)
+            )
+        ).one()
+    return row.status is SendStatus.RUNNING and row.batch_event_id == str(event.event_id)
 
 
 async def _close_batch(uow: UnitOfWork, event: SendBatch, delivered: int) -> None:
     """Counts, last_batch_at and the next batch (or the end), in one transaction."""
     async with uow:
-        now = utcnow_naive()
-        claimed = await uow.session.execute(
-            update(Send)
-            .where(Send.id == event.send_id, Send.next_batch == event.batch)
-            .values(next_batch=Send.next_batch + 1, last_batch_at=now)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            log.info("send.batch_raced", batch=event.batch)
-            return
         send = await uow.session.get(
             Send, event.send_id, populate_existing=True, with_for_update=True
         )
         assert send is not None
+        if send.batch_event_id != str(event.event_id):
+            log.info("send.batch_reclaimed", batch=event.batch)
+            return  # resumed and claimed afresh meanwhile: that batch's message carries on
+        send.last_batch_at = utcnow_naive()
+        send.batch_event_id = None  # closed: not even this message may run it again
         current = await sends.counts(uow.session, send.id)
         sends.write_counts(send, current)
         if send.status is SendStatus.RUNNING:

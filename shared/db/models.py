@@ -211,7 +211,10 @@ class Send(Base):
     delay_ms: Mapped[int]
     cooldown_seconds: Mapped[int]
     next_batch: Mapped[int] = mapped_column(Integer, default=0)
-    """Sequence number of the one SEND_BATCH allowed to run next: a stale duplicate is dropped."""
+    """Sequence number of the next SEND_BATCH to run; a batch is claimed by moving it on."""
+    batch_event_id: Mapped[str | None] = mapped_column(String(36))
+    """The SEND_BATCH message that claimed the current batch: only it may run the batch again,
+    as it does when its sender died and SQS handed it to another after the visibility timeout."""
     total: Mapped[int] = mapped_column(Integer, default=0)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     failed_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -24,11 +24,13 @@ from shared.db.models import Delivery, Recipient, Send
 from shared.demo.processes import service_environment
 from shared.emulator import moto_sent_emails
 from shared.events import SendBatch, StatusChange
+from shared.operations import apply_batch
 from shared.providers.errors import PermanentError, TransientError
 from shared.providers.mailer import OutgoingEmail, SesMailer
 from shared.statuses import CampaignStatus as S
 from shared.statuses import DeliveryStatus as D
 from shared.statuses import SendStatus, SubStatus
+from shared.steps import mark_failed
 from tests.factories import history, load, ready_to_create
 from tests.support import receive_all
 
@@ -363,3 +365,63 @@ async def test_the_cli_shows_progress_and_pauses_a_send(
     assert (await sender.progress(send.id)).status is SendStatus.PAUSED
     assert again.returncode == 1 and "only RUNNING can pause" in again.stdout
     assert missing.returncode == 1 and "no send 999999" in missing.stdout
+
+
+async def test_a_send_step_that_gave_up_is_retried_by_the_operator_and_completes(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=3)
+    send = await sender.ready(event, sends.Controls(batch_size=5, delay_ms=0, cooldown_seconds=0))
+    (lost,) = await queued_batches(runtime, topology)  # its retries ran out: it gave up
+    await mark_failed("send_status")(
+        lost, runtime.unit_of_work("email-sender", lost.event_id), "failed 5 times; SES down"
+    )
+    failed = await load(runtime.sessions, event.campaign_id)
+    assert (failed.campaign_status, failed.error_from_status) == (S.ERROR, S.SENDING)
+
+    result = await apply_batch(runtime.unit_of_work(), "retry", [event.campaign_id])
+    assert result.updated == [event.campaign_id], result.refused
+    messages = await receive_all(runtime.sqs, topology.queue_urls["email-sender"])
+    (retried,) = [StatusChange.model_validate_json(m["Body"]) for m in messages]
+    assert (retried.from_status, retried.to_status) == (S.ERROR, S.READY_TO_SEND_EMAIL)
+    await sender.ready(retried)
+    (batch,) = await queued_batches(runtime, topology)
+    await sender.batch(batch)
+
+    done = await sender.progress(send.id)
+    assert (done.status, done.sent) == (SendStatus.COMPLETED, 3)
+    campaign = await load(runtime.sessions, event.campaign_id)
+    assert (campaign.campaign_status, campaign.cycle) == (S.DORMANT, 1)
+    assert len(addresses(runtime)) == 3
+
+
+async def test_one_batch_runs_at_a_time_whatever_arrives_meanwhile(
+    runtime: Runtime, topology: Report, ses: Any
+) -> None:
+    """Found by `make bench-send`: a second READY_TO_SEND_EMAIL, or a stray batch message,
+    arriving while a batch runs must not start a second batch beside it (double the rate)."""
+    meanwhile: list[list[SendBatch]] = []
+
+    class Interrupted:
+        def __init__(self) -> None:
+            self.real = SesMailer(ses, runtime.settings.sender_email)
+
+        async def send(self, email: OutgoingEmail) -> str:
+            if not meanwhile:  # during the first email of batch 0
+                again = event.model_copy(update={"event_id": event.event_id.__class__(int=9)})
+                await sender.ready(again)
+                meanwhile.append(await queued_batches(runtime, topology))
+                await sender.batch(stray)
+            return await self.real.send(email)
+
+    sender = Sender(runtime, Interrupted())
+    event = await ready_to_send(runtime, recipients=6)
+    send = await sender.ready(event, sends.Controls(batch_size=3, delay_ms=0, cooldown_seconds=0))
+    (first,) = await queued_batches(runtime, topology)
+    stray = first.model_copy(update={"event_id": first.event_id.__class__(int=10), "batch": 1})
+
+    await sender.batch(first)
+
+    assert meanwhile == [[]]  # the second READY_TO_SEND_EMAIL queued no batch
+    assert (await sender.progress(send.id)).sent == 3  # batch 0 ran alone; the stray did nothing
+    assert [b.batch for b in await queued_batches(runtime, topology)] == [1]
