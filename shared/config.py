@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     )
     llm_timeout_seconds: float = Field(60.0, gt=0)
 
+    api_token: str | None = Field(None, min_length=16, description="operators' bearer token")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(8000, ge=1, le=65535)
+
     sender_email: str = "newsletters@dripr.example"
     send_batch_size: int = Field(50, ge=1, le=1000, description="default for new sends")
     send_delay_ms: int = Field(100, ge=0, le=60_000, description="between two emails of a batch")

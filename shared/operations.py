@@ -8,10 +8,11 @@ silently; unknown ids, or any error, roll the whole batch back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.models import Campaign
 from shared.db.uow import UnitOfWork
@@ -43,7 +44,14 @@ ACTIONS: dict[str, Trigger | None] = {
 }
 
 
-async def apply_batch(uow: UnitOfWork, action: str, campaign_ids: Iterable[int]) -> BatchResult:
+async def apply_batch(
+    uow: UnitOfWork,
+    action: str,
+    campaign_ids: Iterable[int],
+    *,
+    on_commit: Callable[[AsyncSession, BatchResult], None] | None = None,
+) -> BatchResult:
+    """Apply `action` to every campaign; `on_commit` adds to the same transaction (the audit)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
     ids = sorted(set(campaign_ids))
@@ -66,5 +74,7 @@ async def apply_batch(uow: UnitOfWork, action: str, campaign_ids: Iterable[int])
                 result.refused[campaign_id] = str(exc)
                 continue
             result.updated.append(campaign_id)
+        if on_commit is not None:
+            on_commit(uow.session, result)
         await uow.commit()
     return result

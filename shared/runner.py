@@ -25,6 +25,7 @@ SERVICES: dict[str, str] = {
         "home_report",
         "email_creation",
         "email_sender",
+        "control_api",
     )
 }
 """Service name → module with `async def run(runtime, stop)`; imported only when run."""

@@ -227,3 +227,19 @@ class Send(Base):
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("campaign_id", "cycle", name="uq_sends_campaign_cycle"),)
+
+
+class AuditEntry(Base):
+    """Who changed what, when: every operator action, with the counts it produced."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+    actor: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(60))
+    campaign_id: Mapped[int | None] = mapped_column(Id)
+    send_id: Mapped[int | None] = mapped_column(Id)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_audit_campaign", "campaign_id", "id"),)

@@ -1,0 +1,3 @@
+from shared.runner import main
+
+main("control_api")

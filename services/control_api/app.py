@@ -1,0 +1,62 @@
+"""The control API: operators see and steer the pipeline here (and the `dripr` CLI calls it)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+import uvicorn
+from fastapi import FastAPI
+
+from services.control_api import errors
+from services.control_api.routes import campaigns, public, queues, sends
+from shared.bootstrap import Runtime, bootstrap
+from shared.config import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
+    """An app bound to `runtime`, or one that bootstraps its own for its lifetime."""
+    if not settings.api_token:
+        raise ValueError("DRIPR_API_TOKEN must be set (16+ characters) to run the control API")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        async with bootstrap(settings) as own:
+            app.state.runtime = own
+            yield
+
+    app = FastAPI(
+        title="dripr control API",
+        version="1.0",
+        description="See and steer the dripr pipeline: campaigns, sends, queues.",
+        lifespan=lifespan,
+    )
+    app.state.api_token = settings.api_token
+    errors.install(app)
+    for module in (campaigns, sends, queues, public):
+        app.include_router(module.router)
+    return app
+
+
+async def run(runtime: Runtime, stop: asyncio.Event) -> None:
+    """`dripr run control_api`: serve until SIGTERM, on the process's runtime."""
+    settings = runtime.settings
+    app = create_app(settings, runtime)
+    config = uvicorn.Config(
+        app, host=settings.api_host, port=settings.api_port, log_config=None, lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await serving

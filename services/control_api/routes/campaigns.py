@@ -1,0 +1,248 @@
+"""Campaigns: create, list, show, edit, and batch status actions (seed 002's pattern)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infra.topology import TOPOLOGY
+from services.control_api.deps import Operator, RuntimeDep
+from services.control_api.errors import ApiError
+from services.control_api.schemas import (
+    AuditOut,
+    BatchOut,
+    BatchRequest,
+    CampaignDetail,
+    CampaignEdit,
+    CampaignIn,
+    CampaignOut,
+    CampaignPage,
+    Refusal,
+    StatusChangeOut,
+)
+from shared import audit, dlq, sends
+from shared.clock import utcnow_naive
+from shared.db.models import AuditEntry, Campaign, OutboxEvent, Recipient
+from shared.operations import apply_batch
+from shared.statuses import IN_PROGRESS, CampaignStatus, SubStatus
+from shared.transitions import SUB_STATUS_COLUMNS
+
+router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
+
+
+async def _out(session: AsyncSession, campaign: Campaign) -> CampaignOut:
+    counts = (
+        await session.execute(
+            select(func.count(), func.count(Recipient.unsubscribed_at)).where(
+                Recipient.campaign_id == campaign.id
+            )
+        )
+    ).one()
+    return CampaignOut(
+        id=campaign.id,
+        name=campaign.name,
+        agent_name=campaign.agent_name,
+        agent_email=campaign.agent_email,
+        address=campaign.address,
+        market_area=campaign.market_area,
+        no_address_newsletter=campaign.no_address_newsletter,
+        requires_approval=campaign.requires_approval,
+        campaign_status=campaign.campaign_status,
+        cycle=campaign.cycle,
+        cadence_days=campaign.cadence_days,
+        next_send_datetime=campaign.next_send_datetime,
+        sub_statuses={c: getattr(campaign, c) for c in SUB_STATUS_COLUMNS},
+        error_reason=campaign.error_reason,
+        error_from_status=campaign.error_from_status,
+        recipients=counts[0],
+        unsubscribed=counts[1],
+    )
+
+
+async def _get(session: AsyncSession, campaign_id: int, *, lock: bool = False) -> Campaign:
+    campaign = await session.get(
+        Campaign, campaign_id, with_for_update=lock, populate_existing=True
+    )
+    if campaign is None:
+        raise ApiError(404, "not_found", f"no campaign {campaign_id}")
+    return campaign
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_campaign(body: CampaignIn, runtime: RuntimeDep, who: Operator) -> CampaignOut:
+    async with runtime.sessions() as session:
+        values = body.model_dump(exclude={"recipients"})
+        values["next_send_datetime"] = _naive(body.next_send_datetime) or utcnow_naive()
+        campaign = Campaign(**values)
+        campaign.recipients = [Recipient(email=r.email, name=r.name) for r in body.recipients]
+        session.add(campaign)
+        await session.flush()
+        audit.record(
+            session,
+            who,
+            "create",
+            campaign_ids=[campaign.id],
+            detail={"recipients": len(body.recipients)},
+        )
+        await session.commit()
+        return await _out(session, campaign)
+
+
+@router.get("")
+async def list_campaigns(
+    runtime: RuntimeDep,
+    _: Operator,
+    status_: Annotated[CampaignStatus | None, Query(alias="status")] = None,
+    sub_status: Annotated[
+        str | None, Query(description="column:VALUE, e.g. property_status:ERROR")
+    ] = None,
+    error: bool | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> CampaignPage:
+    where = []
+    if status_ is not None:
+        where.append(Campaign.campaign_status == status_)
+    if sub_status is not None:
+        column, _sep, value = sub_status.partition(":")
+        if column not in SUB_STATUS_COLUMNS or value not in SubStatus.__members__:
+            raise ApiError(
+                422,
+                "invalid_request",
+                f"sub_status must be <column>:<value> with column one of "
+                f"{', '.join(SUB_STATUS_COLUMNS)} and value one of {', '.join(SubStatus)}",
+            )
+        where.append(getattr(Campaign, column) == SubStatus(value))
+    if error is not None:
+        where.append(
+            Campaign.error_reason.is_not(None) if error else Campaign.error_reason.is_(None)
+        )
+    async with runtime.sessions() as session:
+        total = int(
+            await session.scalar(select(func.count()).select_from(Campaign).where(*where)) or 0
+        )
+        rows = await session.scalars(
+            select(Campaign)
+            .where(*where)
+            .order_by(Campaign.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
+        )
+        items = [await _out(session, c) for c in rows]
+    return CampaignPage(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get("/{campaign_id}")
+async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> CampaignDetail:
+    async with runtime.sessions() as session:
+        campaign = await _get(session, campaign_id)
+        out = await _out(session, campaign)
+        rows = await session.scalars(
+            select(OutboxEvent)
+            .where(
+                OutboxEvent.campaign_id == campaign_id, OutboxEvent.event_type == "STATUS_CHANGE"
+            )
+            .order_by(OutboxEvent.id)
+        )
+        history = [
+            StatusChangeOut(
+                event_id=r.event_id,
+                cycle=r.cycle,
+                from_status=r.from_status,
+                to_status=r.to_status,
+                occurred_at=r.created_at,
+                published_at=r.published_at,
+                reason=json.loads(r.payload).get("reason"),
+            )
+            for r in rows
+        ]
+        send = await sends.find(session, campaign_id)
+        progress = await sends.progress(session, send.id) if send else None
+        entries = await session.scalars(
+            select(AuditEntry).where(AuditEntry.campaign_id == campaign_id).order_by(AuditEntry.id)
+        )
+        trail = [
+            AuditOut(at=e.at, actor=e.actor, action=e.action, send_id=e.send_id, detail=e.detail)
+            for e in entries
+        ]
+    letters = await asyncio.gather(
+        *(dlq.peek(runtime.sqs, runtime.names, spec, limit=100) for spec in TOPOLOGY.queues)
+    )
+    mine = [letter for group in letters for letter in group if letter.campaign_id == campaign_id]
+    return CampaignDetail(
+        **out.model_dump(), history=history, send=progress, dead_letters=mine, audit=trail
+    )
+
+
+@router.patch("/{campaign_id}")
+async def edit_campaign(
+    campaign_id: int, body: CampaignEdit, runtime: RuntimeDep, who: Operator
+) -> CampaignOut:
+    changes = body.model_dump(exclude_unset=True)
+    if not changes:
+        raise ApiError(422, "invalid_request", "nothing to change")
+    async with runtime.sessions() as session:
+        campaign = await _get(session, campaign_id, lock=True)
+        if campaign.campaign_status in IN_PROGRESS:
+            raise ApiError(
+                409,
+                "conflict",
+                f"campaign {campaign_id} is {campaign.campaign_status.value}: its cycle is in "
+                "progress, and the services are reading it; edit it when it is DORMANT or ERROR",
+            )
+        if "next_send_datetime" in changes:
+            changes["next_send_datetime"] = _naive(changes["next_send_datetime"])
+        for name, value in changes.items():
+            if value is None and name not in ("address",):
+                raise ApiError(422, "invalid_request", f"{name} cannot be null")
+            setattr(campaign, name, value)
+        if not campaign.no_address_newsletter and not campaign.address:
+            raise ApiError(
+                422, "invalid_request", "address is required unless no_address_newsletter"
+            )
+        audit.record(
+            session, who, "edit", campaign_ids=[campaign_id], detail={"fields": sorted(changes)}
+        )
+        await session.commit()
+        return await _out(session, campaign)
+
+
+@router.post("/actions/{action}")
+async def batch_action(
+    action: Literal["approve", "reject", "send_now", "retry"],
+    body: BatchRequest,
+    runtime: RuntimeDep,
+    who: Operator,
+) -> BatchOut:
+    """One request, many campaigns, one transaction: the status and its STATUS_CHANGE."""
+    result = await apply_batch(
+        runtime.unit_of_work(),
+        action,
+        body.campaign_ids,
+        on_commit=lambda session, r: audit.record(
+            session,
+            who,
+            action,
+            campaign_ids=r.updated,
+            detail={"updated": len(r.updated), "refused": len(r.refused)},
+        ),
+    )
+    return BatchOut(
+        action=action,
+        updated_count=len(result.updated),
+        queued_count=result.queued_count,
+        updated=result.updated,
+        refused=[Refusal(campaign_id=i, reason=r) for i, r in result.refused.items()],
+    )
+
+
+def _naive(value: object) -> object:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value

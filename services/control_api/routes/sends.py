@@ -1,0 +1,97 @@
+"""Sends: progress, recipients, pause, resume, cancel and controls (the sender's functions)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.control_api.deps import Operator, RuntimeDep
+from services.control_api.errors import ApiError
+from shared import audit, sends
+from shared.statuses import DeliveryStatus
+
+router = APIRouter(prefix="/api/v1", tags=["sends"])
+
+
+@router.get("/campaigns/{campaign_id}/send")
+async def campaign_send(
+    campaign_id: int, runtime: RuntimeDep, _: Operator, cycle: int | None = None
+) -> sends.SendProgress:
+    async with runtime.sessions() as session:
+        send = await sends.find(session, campaign_id, cycle)
+        if send is None:
+            raise ApiError(404, "not_found", f"campaign {campaign_id} has no send yet")
+        return await sends.progress(session, send.id)
+
+
+@router.get("/sends/{send_id}")
+async def send_progress(send_id: int, runtime: RuntimeDep, _: Operator) -> sends.SendProgress:
+    async with runtime.sessions() as session:
+        return await sends.progress(session, send_id)
+
+
+@router.get("/sends/{send_id}/recipients")
+async def send_recipients(
+    send_id: int,
+    runtime: RuntimeDep,
+    _: Operator,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 50,
+    status: DeliveryStatus | None = None,
+) -> sends.RecipientPage:
+    async with runtime.sessions() as session:
+        return await sends.recipients(
+            session, send_id, page=page, page_size=page_size, status=status
+        )
+
+
+async def _audited(
+    runtime: RuntimeDep, who: str, action: str, progress: sends.SendProgress
+) -> None:
+    async with runtime.sessions() as session:
+        audit.record(
+            session,
+            who,
+            action,
+            campaign_ids=[progress.campaign_id],
+            send_id=progress.send_id,
+            detail={
+                "status": progress.status.value,
+                "sent": progress.sent,
+                "pending": progress.pending,
+            },
+        )
+        await session.commit()
+
+
+@router.post("/sends/{send_id}/pause")
+async def pause_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
+    progress = await sends.pause(runtime.unit_of_work(), send_id, f"paused by {who}")
+    await _audited(runtime, who, "pause_send", progress)
+    return progress
+
+
+@router.post("/sends/{send_id}/resume")
+async def resume_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
+    progress = await sends.resume(runtime.unit_of_work(), send_id)
+    await _audited(runtime, who, "resume_send", progress)
+    return progress
+
+
+@router.post("/sends/{send_id}/cancel")
+async def cancel_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
+    progress = await sends.cancel(runtime.unit_of_work(), send_id, f"cancelled by {who}")
+    await _audited(runtime, who, "cancel_send", progress)
+    return progress
+
+
+@router.patch("/sends/{send_id}/controls")
+async def send_controls(
+    send_id: int, body: sends.ControlChanges, runtime: RuntimeDep, who: Operator
+) -> sends.SendProgress:
+    if not body.model_dump(exclude_none=True):
+        raise ApiError(422, "invalid_request", "give batch_size, delay_ms or cooldown_seconds")
+    progress = await sends.change_controls(runtime.unit_of_work(), send_id, body)
+    await _audited(runtime, who, "send_controls", progress)
+    return progress

@@ -1,0 +1,139 @@
+"""Request and response models of the control API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.dlq import DeadLetter
+from shared.sends import SendProgress
+from shared.statuses import CampaignStatus, SubStatus
+
+EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+class RecipientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(pattern=EMAIL, max_length=320)
+    name: str | None = Field(None, max_length=200)
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    agent_name: str = Field(min_length=1, max_length=200)
+    agent_email: str = Field(pattern=EMAIL, max_length=320)
+    address: str | None = Field(None, max_length=500)
+    market_area: str = Field(min_length=1, max_length=200)
+    no_address_newsletter: bool = False
+    requires_approval: bool = False
+    cadence_days: int = Field(30, ge=1, le=365)
+    next_send_datetime: datetime | None = None
+    recipients: list[RecipientIn] = Field(min_length=1, max_length=10_000)
+
+    @model_validator(mode="after")
+    def _address_unless_no_address(self) -> CampaignIn:
+        if not self.no_address_newsletter and not self.address:
+            raise ValueError("address is required unless no_address_newsletter is true")
+        if len({r.email.lower() for r in self.recipients}) != len(self.recipients):
+            raise ValueError("recipients contain the same email twice")
+        return self
+
+
+class CampaignEdit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    agent_name: str | None = Field(None, min_length=1, max_length=200)
+    agent_email: str | None = Field(None, pattern=EMAIL, max_length=320)
+    address: str | None = Field(None, max_length=500)
+    market_area: str | None = Field(None, min_length=1, max_length=200)
+    no_address_newsletter: bool | None = None
+    requires_approval: bool | None = None
+    cadence_days: int | None = Field(None, ge=1, le=365)
+    next_send_datetime: datetime | None = None
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    agent_name: str
+    agent_email: str
+    address: str | None
+    market_area: str
+    no_address_newsletter: bool
+    requires_approval: bool
+    campaign_status: CampaignStatus
+    cycle: int
+    cadence_days: int
+    next_send_datetime: datetime
+    sub_statuses: dict[str, SubStatus]
+    error_reason: str | None
+    error_from_status: CampaignStatus | None
+    recipients: int
+    unsubscribed: int
+
+
+class StatusChangeOut(BaseModel):
+    event_id: str
+    cycle: int | None
+    from_status: str | None
+    to_status: str | None
+    occurred_at: datetime
+    published_at: datetime | None
+    reason: str | None
+
+
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    send_id: int | None
+    detail: dict[str, Any] | None
+
+
+class CampaignDetail(CampaignOut):
+    history: list[StatusChangeOut]
+    send: SendProgress | None
+    dead_letters: list[DeadLetter]
+    audit: list[AuditOut]
+
+
+class CampaignPage(BaseModel):
+    items: list[CampaignOut]
+    total: int
+    page: int
+    page_size: int
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+class Refusal(BaseModel):
+    campaign_id: int
+    reason: str
+
+
+class BatchOut(BaseModel):
+    action: Literal["approve", "reject", "send_now", "retry"]
+    updated_count: int
+    queued_count: int
+    updated: list[int]
+    refused: list[Refusal]
+
+
+class RedriveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    campaign_id: int | None = None
+    error_contains: str | None = Field(None, max_length=200)
+    older_than_seconds: float | None = Field(None, ge=0)
+    limit: int = Field(100, ge=1, le=1000)
+    dry_run: bool = True

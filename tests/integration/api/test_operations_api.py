@@ -1,0 +1,200 @@
+"""Sends, queues, dead letters, unsubscribe and readiness through the control API over HTTP."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+from sqlalchemy import select
+
+from infra.provision import Report
+from services.email_creation.app import EMAIL_STEP
+from services.email_sender.app import handle_ready
+from shared import sends
+from shared.bootstrap import Runtime
+from shared.db.models import AuditEntry, Recipient
+from shared.events import StatusChange
+from shared.statuses import SendStatus
+from shared.unsubscribe import make_token
+from tests.factories import history, ready_to_create
+from tests.support import receive_all
+
+
+async def _send(runtime: Runtime, recipients: int = 3) -> int:
+    event = await ready_to_create(runtime, recipients=recipients)
+    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
+    ready = StatusChange.model_validate_json(
+        (await history(runtime.sessions, event.campaign_id))[-1].payload
+    )
+    controls = sends.Controls(batch_size=2, delay_ms=0, cooldown_seconds=0)
+    await handle_ready(
+        ready, runtime.unit_of_work("email-sender", ready.event_id), controls=controls
+    )
+    async with runtime.sessions() as session:
+        send = await sends.find(session, event.campaign_id)
+    assert send is not None
+    return send.id
+
+
+async def test_send_progress_controls_pause_resume_cancel(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    send_id = await _send(runtime)
+
+    progress = (await api.get(f"/api/v1/sends/{send_id}")).json()
+    recipients = (
+        await api.get(f"/api/v1/sends/{send_id}/recipients", params={"page_size": 2})
+    ).json()
+    controls = await api.patch(f"/api/v1/sends/{send_id}/controls", json={"batch_size": 7})
+    bad_controls = await api.patch(f"/api/v1/sends/{send_id}/controls", json={"batch_size": 0})
+    paused = await api.post(f"/api/v1/sends/{send_id}/pause")
+    paused_again = await api.post(f"/api/v1/sends/{send_id}/pause")
+    resumed = await api.post(f"/api/v1/sends/{send_id}/resume")
+    cancelled = await api.post(f"/api/v1/sends/{send_id}/cancel")
+
+    assert (progress["total"], progress["pending"], progress["status"]) == (3, 3, "RUNNING")
+    assert (recipients["total"], len(recipients["items"])) == (3, 2)
+    assert controls.json()["batch_size"] == 7
+    assert bad_controls.status_code == 422
+    assert (paused.json()["status"], paused.json()["status_reason"]) == (
+        "PAUSED",
+        "paused by olivia",
+    )
+    assert paused_again.status_code == 409
+    assert "only RUNNING can pause" in paused_again.json()["message"]
+    assert resumed.json()["status"] == "RUNNING"
+    assert (cancelled.json()["status"], cancelled.json()["pending"]) == ("CANCELLED", 3)
+    async with runtime.sessions() as session:
+        assert (await sends.progress(session, send_id)).status is SendStatus.CANCELLED
+        actions = list(
+            await session.scalars(
+                select(AuditEntry.action)
+                .where(AuditEntry.send_id == send_id)
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert actions == ["send_controls", "pause_send", "resume_send", "cancel_send"]
+    assert (await api.get("/api/v1/sends/999999")).status_code == 404
+
+
+async def test_queue_status_dlq_peek_and_selective_redrive(
+    api: httpx.AsyncClient, runtime: Runtime, topology: Report
+) -> None:
+    dlq_url = topology.dlq_urls["intro"]
+    events = [
+        StatusChange(campaign_id=c, cycle=1, from_status="DORMANT", to_status="WAITING_FOR_DATA")
+        for c in (11, 12)
+    ]
+    for event, reason in zip(events, ("LLM timed out", "provider said 404"), strict=True):
+        await runtime.sqs.send_message(
+            QueueUrl=dlq_url,
+            MessageBody=event.model_dump_json(),
+            MessageAttributes={"failure_reason": {"DataType": "String", "StringValue": reason}},
+        )
+    await runtime.sqs.send_message(QueueUrl=dlq_url, MessageBody="typed by hand")
+
+    depths = {q["name"]: q for q in (await api.get("/api/v1/queues")).json()}
+    peeked = (await api.get("/api/v1/queues/intro/dlq", params={"limit": 10})).json()
+    dry = (
+        await api.post("/api/v1/queues/intro/dlq/redrive", json={"error_contains": "timed out"})
+    ).json()
+    depth_after_dry = (await api.get("/api/v1/queues")).json()
+    done = (
+        await api.post(
+            "/api/v1/queues/intro/dlq/redrive",
+            json={"campaign_id": 11, "dry_run": False},
+        )
+    ).json()
+
+    assert depths["intro"]["dead_letters"] == 3 and set(depths) >= {"property", "email-sender"}
+    assert sorted(p["reason"] for p in peeked) == [
+        "LLM timed out",
+        "moved by SQS after maxReceiveCount (no reason recorded)",
+        "provider said 404",
+    ]
+    assert {p["campaign_id"] for p in peeked} == {11, 12, None}
+    assert (dry["dry_run"], dry["redriven"], [m["campaign_id"] for m in dry["matched"]]) == (
+        True,
+        0,
+        [11],
+    )
+    assert next(q for q in depth_after_dry if q["name"] == "intro")["dead_letters"] == 3
+    assert (done["redriven"], [m["campaign_id"] for m in done["matched"]]) == (1, [11])
+    # Through the topic: every queue whose filter takes WAITING_FOR_DATA gets it again.
+    for name in ("intro", "property", "local-market"):
+        (message,) = await receive_all(runtime.sqs, topology.queue_urls[name])
+        assert json.loads(message["Body"])["event_id"] == str(events[0].event_id)
+        assert message["MessageAttributes"]["to_status"]["StringValue"] == "WAITING_FOR_DATA"
+    left = (await api.get("/api/v1/queues/intro/dlq")).json()
+    assert sorted(str(p["campaign_id"]) for p in left) == ["12", "None"]
+    assert (await api.get("/api/v1/queues/nope/dlq")).status_code == 404
+
+
+async def test_campaign_view_shows_its_dead_letters(
+    api: httpx.AsyncClient, runtime: Runtime, topology: Report
+) -> None:
+    event = await ready_to_create(runtime)
+    await runtime.sqs.send_message(
+        QueueUrl=topology.dlq_urls["email-creation"],
+        MessageBody=event.model_dump_json(),
+        MessageAttributes={
+            "failure_reason": {"DataType": "String", "StringValue": "template exploded"}
+        },
+    )
+
+    shown = (await api.get(f"/api/v1/campaigns/{event.campaign_id}")).json()
+
+    (letter,) = shown["dead_letters"]
+    assert (letter["queue"], letter["reason"]) == ("email-creation", "template exploded")
+    assert letter["receive_count"] >= 1
+
+
+async def test_unsubscribe_link_marks_the_recipient_and_a_bad_token_changes_nothing(
+    api_url: str, runtime: Runtime
+) -> None:
+    event = await ready_to_create(runtime, recipients=2)
+    async with runtime.sessions() as session:
+        first, second = list(
+            await session.scalars(
+                select(Recipient)
+                .where(Recipient.campaign_id == event.campaign_id)
+                .order_by(Recipient.id)
+            )
+        )
+    secret = runtime.settings.unsubscribe_secret
+    good = make_token(secret, first.id, event.campaign_id)
+    forged = make_token("some-other-secret-entirely", second.id, event.campaign_id)
+
+    async with httpx.AsyncClient(base_url=api_url) as public:
+        ok = await public.get("/unsubscribe", params={"token": good})
+        again = await public.post("/unsubscribe", data={"token": good})
+        bad = await public.get("/unsubscribe", params={"token": forged})
+        mangled = await public.get("/unsubscribe", params={"token": good[:-3] + "abc"})
+
+    assert ok.status_code == 200 and "You are unsubscribed" in ok.text
+    assert first.email in ok.text and ok.headers["content-type"].startswith("text/html")
+    assert again.status_code == 200
+    assert bad.status_code == mangled.status_code == 400
+    assert "Nothing was changed" in bad.text and not re.search(r"<script", bad.text)
+    async with runtime.sessions() as session:
+        states = dict(
+            (
+                await session.execute(
+                    select(Recipient.id, Recipient.unsubscribed_at).where(
+                        Recipient.campaign_id == event.campaign_id
+                    )
+                )
+            ).all()
+        )
+    assert states[first.id] is not None and states[second.id] is None
+
+
+async def test_readiness_reports_database_and_aws(api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as public:
+        response = await public.get("/ready")
+        spec = (await public.get("/openapi.json")).json()
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": "ok", "aws": "ok"}
+    assert "/api/v1/campaigns/actions/{action}" in spec["paths"]
