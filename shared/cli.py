@@ -44,25 +44,6 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(options, settings)
 
 
-def _batch(args: argparse.Namespace, settings: Settings) -> int:
-    from shared.bootstrap import bootstrap
-    from shared.operations import UnknownCampaigns, apply_batch
-
-    async def run() -> int:
-        async with bootstrap(settings) as runtime:
-            try:
-                result = await apply_batch(runtime.unit_of_work(), args.action, args.campaign_ids)
-            except UnknownCampaigns as exc:
-                print(f"error: {exc}; nothing changed")
-                return 1
-        print(f"{args.action}: {len(result.updated)} updated, STATUS_CHANGE queued for each")
-        for campaign_id, reason in result.refused.items():
-            print(f"  refused {campaign_id}: {reason}")
-        return 0 if not result.refused else 2
-
-    return asyncio.run(run())
-
-
 def build_parser() -> argparse.ArgumentParser:
     from shared.runner import SERVICES
 
@@ -103,24 +84,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=300.0, help="give up after this (s)")
     demo.set_defaults(func=_demo)
 
-    from shared.cli_sends import add_parser as add_sends
+    from shared.cli_ops import add_parsers
 
-    add_sends(commands)
-
-    for action, text in (
-        ("approve", "approve campaigns waiting for manual approval"),
-        ("reject", "reject campaigns waiting for manual approval (the cycle ends unsent)"),
-        ("send-now", "start the cycle of dormant campaigns now"),
-        ("retry", "re-queue the failed step of campaigns in ERROR"),
-    ):
-        command = commands.add_parser(action, help=text)
-        command.add_argument("campaign_ids", type=int, nargs="+", metavar="CAMPAIGN_ID")
-        command.set_defaults(func=_batch, action=action.replace("-", "_"))
+    add_parsers(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if hasattr(args, "call"):  # an operator command: a client of the control API
+        from shared.cli_ops import run as run_operator_command
+
+        return run_operator_command(args)
     settings = Settings() if args.env is None else Settings(env=args.env)
     configure_logging(settings.log_format, settings.log_level)
     return int(args.func(args, settings))

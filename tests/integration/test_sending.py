@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +19,6 @@ from shared.aws import async_client
 from shared.bootstrap import Runtime
 from shared.bus.outcomes import Retry
 from shared.db.models import Delivery, Recipient, Send
-from shared.demo.processes import service_environment
 from shared.emulator import moto_sent_emails
 from shared.events import SendBatch, StatusChange
 from shared.operations import apply_batch
@@ -341,30 +338,6 @@ async def test_a_claim_left_by_a_dead_sender_is_failed_not_resent(
     status = {row.delivery_id: (row.status, row.error) for row in page.items}
     assert status[first.id] == (D.FAILED, "sender stopped mid-send; not resent, it may have gone")
     assert addresses(runtime) == [row.email for row in page.items if row.delivery_id != first.id]
-
-
-async def test_the_cli_shows_progress_and_pauses_a_send(
-    runtime: Runtime, topology: Report, sender: Sender
-) -> None:
-    event = await ready_to_send(runtime, recipients=3)
-    send = await sender.ready(event)
-    env = service_environment(runtime.settings)
-
-    def dripr(*args: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "shared.cli", *args]
-        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
-
-    shown = await asyncio.to_thread(dripr, "sends", "--json", "progress", str(send.id))
-    paused = await asyncio.to_thread(dripr, "sends", "pause", str(send.id))
-    again = await asyncio.to_thread(dripr, "sends", "pause", str(send.id))
-    missing = await asyncio.to_thread(dripr, "sends", "progress", "999999")
-
-    assert shown.returncode == 0, shown.stderr
-    assert (json.loads(shown.stdout)["total"], json.loads(shown.stdout)["status"]) == (3, "RUNNING")
-    assert paused.returncode == 0 and "PAUSED" in paused.stdout
-    assert (await sender.progress(send.id)).status is SendStatus.PAUSED
-    assert again.returncode == 1 and "only RUNNING can pause" in again.stdout
-    assert missing.returncode == 1 and "no send 999999" in missing.stdout
 
 
 async def test_a_send_step_that_gave_up_is_retried_by_the_operator_and_completes(

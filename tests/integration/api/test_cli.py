@@ -1,0 +1,109 @@
+"""The `dripr` operator commands against a running control API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+
+from services.email_creation.app import EMAIL_STEP
+from shared.bootstrap import Runtime
+from shared.statuses import CampaignStatus as S
+from tests.factories import load, make_campaign, ready_to_create
+from tests.integration.api.conftest import TOKEN
+from tests.integration.api.test_operations_api import _send
+
+
+async def dripr(api_url: str, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DRIPR_API_URL": api_url, "DRIPR_API_TOKEN": token, "COLUMNS": "200"}
+    command = [sys.executable, "-m", "shared.cli", *args]
+    return await asyncio.to_thread(
+        subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_campaigns_create_list_show(api_url: str, runtime: Runtime) -> None:
+    created = await dripr(
+        api_url,
+        "campaigns",
+        "create",
+        "--json",
+        "--name",
+        "CLI made",
+        "--agent-name",
+        "Ada",
+        "--agent-email",
+        "ada@realty.example",
+        "--market-area",
+        "Boise, ID",
+        "--no-address",
+        "--recipient",
+        "a@homes.example",
+        "--recipient",
+        "b@homes.example",
+    )
+    assert created.returncode == 0, created.stdout + created.stderr
+    campaign_id = json.loads(created.stdout)["id"]
+    assert (await load(runtime.sessions, campaign_id)).name == "CLI made"
+
+    listed = await dripr(api_url, "campaigns", "list")
+    shown = await dripr(api_url, "campaigns", "show", str(campaign_id), "--json")
+
+    assert listed.returncode == 0 and "CLI made" in listed.stdout and "1 in all" in listed.stdout
+    assert json.loads(shown.stdout)["recipients"] == 2
+
+
+async def test_approve_prints_counts_and_refusals(api_url: str, runtime: Runtime) -> None:
+    event = await ready_to_create(runtime, requires_approval=True)
+    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
+    dormant = await make_campaign(runtime.sessions)
+
+    result = await dripr(api_url, "approve", str(event.campaign_id), str(dormant))
+
+    assert result.returncode == 2  # partly refused: scripts can tell
+    assert "approve: 1 updated" in result.stdout
+    assert f"campaign {dormant} is DORMANT: cannot approve" in result.stdout
+    assert (await load(runtime.sessions, event.campaign_id)).campaign_status is (
+        S.READY_TO_SEND_EMAIL
+    )
+
+
+async def test_errors_print_the_api_message_and_exit_non_zero(api_url: str) -> None:
+    unknown = await dripr(api_url, "approve", "424242")
+    unauthorised = await dripr(api_url, "queues", token="wrong-token-wrong-token")
+    unreachable = await dripr("http://127.0.0.1:9", "queues")
+    no_queue = await dripr(api_url, "dlq", "peek", "nope")
+
+    assert unknown.returncode == 1
+    assert "no such campaign(s): 424242; nothing was changed (HTTP 404)" in unknown.stdout
+    assert (
+        unauthorised.returncode == 1 and "a valid bearer token is required" in unauthorised.stdout
+    )
+    assert unreachable.returncode == 1 and "cannot reach the control API" in unreachable.stdout
+    assert no_queue.returncode == 1 and "no queue named 'nope'" in no_queue.stdout
+
+
+async def test_queues_and_dlq_redrive_dry_run(api_url: str, runtime: Runtime) -> None:
+    queues = await dripr(api_url, "queues", "--json")
+    dry = await dripr(api_url, "dlq", "redrive", "intro", "--dry-run", "--json")
+
+    assert {q["name"] for q in json.loads(queues.stdout)} >= {"intro", "email-sender"}
+    assert json.loads(dry.stdout)["dry_run"] is True
+
+
+async def test_sends_progress_pause_and_controls(api_url: str, runtime: Runtime) -> None:
+    send_id = await _send(runtime)
+
+    shown = await dripr(api_url, "sends", "progress", str(send_id), "--json")
+    paused = await dripr(api_url, "sends", "pause", str(send_id))
+    again = await dripr(api_url, "sends", "pause", str(send_id))
+    controls = await dripr(
+        api_url, "sends", "controls", str(send_id), "--delay-ms", "250", "--json"
+    )
+
+    assert (json.loads(shown.stdout)["total"], json.loads(shown.stdout)["status"]) == (3, "RUNNING")
+    assert paused.returncode == 0 and "PAUSED" in paused.stdout
+    assert again.returncode == 1 and "only RUNNING can pause (HTTP 409)" in again.stdout
+    assert json.loads(controls.stdout)["delay_ms"] == 250
