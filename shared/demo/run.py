@@ -23,6 +23,7 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 from infra.provision import provision
+from shared import audit
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
 from shared.db.migrate import upgrade
@@ -144,7 +145,14 @@ async def _approve_waiting(runtime: Runtime, console: Console) -> int:
         )
     if not waiting:
         return 0
-    result = await apply_batch(runtime.unit_of_work(), "approve", waiting)
+    result = await apply_batch(
+        runtime.unit_of_work(),
+        "approve",
+        waiting,
+        on_commit=lambda session, r: audit.record(
+            session, "demo-operator", "approve", campaign_ids=r.updated
+        ),
+    )
     console.print(f"Operator approved campaign(s) {', '.join(map(str, result.updated))}")
     return len(result.updated)
 
