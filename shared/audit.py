@@ -33,4 +33,4 @@ def record(
                 detail=detail,
             )
         )
-    log.info("audit", actor=actor, action=action, campaigns=ids, send_id=send_id, **(detail or {}))
+    log.info("audit", actor=actor, action=action, campaigns=ids, send_id=send_id, detail=detail)

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from infra.topology import TOPOLOGY, Names, QueueSpec
 from shared.aws import async_client
+from shared.breakers import DEPENDS_ON
 from shared.bus.consumer import Consumer, ConsumerOptions, GiveUp, Handler
 from shared.bus.publisher import Publisher
 from shared.config import Settings
@@ -25,6 +26,7 @@ from shared.db.engine import create_engine, session_factory
 from shared.db.uow import UnitOfWork
 from shared.events import Event, StatusChange
 from shared.outbox import OutboxRelay
+from shared.pausing import PauseGate
 from shared.steps import Step
 
 
@@ -73,6 +75,7 @@ class Runtime:
             unit_of_work=self.unit_of_work,
             options=ConsumerOptions(**(defaults | options)),
             on_give_up=on_give_up,
+            gate=PauseGate(self.sessions, DEPENDS_ON.get(spec.name, ())).held,
         )
 
     async def step_consumer(self, spec: QueueSpec, step: Step) -> Consumer:

@@ -35,6 +35,7 @@ def add_parsers(commands: Any) -> None:
     listing.add_argument("--status")
     listing.add_argument("--sub-status", help="column:VALUE, e.g. intro_status:ERROR")
     listing.add_argument("--error", action="store_true", help="only campaigns with an error")
+    listing.add_argument("--paused", action="store_true", help="only paused campaigns")
     listing.add_argument("--page", type=int, default=1)
     listing.add_argument("--page-size", type=int, default=50)
     listing.set_defaults(call=_list_campaigns)
@@ -89,8 +90,16 @@ def add_parsers(commands: Any) -> None:
     controls.add_argument("--cooldown-seconds", type=int)
     controls.set_defaults(call=_send_controls)
 
-    queues = commands.add_parser("queues", parents=[common], help="every queue and its DLQ")
-    queues.set_defaults(call=lambda api, args: api.call("GET", "/api/v1/queues"))
+    queues = commands.add_parser(
+        "queues", parents=[common], help="queue depths; `status` and `resume` manage the pipeline"
+    )
+    queues.add_argument("what", nargs="?", choices=("depths", "status", "resume"), default="depths")
+    queues.set_defaults(call=_queues)
+
+    breakers = commands.add_parser("breakers", parents=[common], help="circuit breakers")
+    breakers.add_argument("what", nargs="?", choices=("list", "reset"), default="list")
+    breakers.add_argument("name", nargs="?", help="the breaker to reset")
+    breakers.set_defaults(call=_breakers)
 
     dlq = commands.add_parser("dlq", help="dead letters: peek and redrive")
     dlq_actions = dlq.add_subparsers(dest="dlq_action", required=True)
@@ -137,6 +146,8 @@ def _list_campaigns(api: ApiClient, args: argparse.Namespace) -> Any:
         params["sub_status"] = args.sub_status
     if args.error:
         params["error"] = "true"
+    if args.paused:
+        params["paused"] = "true"
     return api.call("GET", "/api/v1/campaigns", params=params)
 
 
@@ -211,6 +222,22 @@ def _send_controls(api: ApiClient, args: argparse.Namespace) -> Any:
         if value is not None
     }
     return api.call("PATCH", f"/api/v1/sends/{args.send_id}/controls", json=body)
+
+
+def _queues(api: ApiClient, args: argparse.Namespace) -> Any:
+    if args.what == "status":
+        return api.call("GET", "/api/v1/queue-management/status")
+    if args.what == "resume":
+        return api.call("POST", "/api/v1/queue-management/resume")
+    return api.call("GET", "/api/v1/queues")
+
+
+def _breakers(api: ApiClient, args: argparse.Namespace) -> Any:
+    if args.what == "reset":
+        if not args.name:
+            raise ApiError(0, "name the breaker to reset: property-data, bedrock or ses")
+        return api.call("POST", f"/api/v1/queue-management/breakers/{args.name}/reset")
+    return api.call("GET", "/api/v1/queue-management/breakers")
 
 
 def _redrive(api: ApiClient, args: argparse.Namespace) -> Any:

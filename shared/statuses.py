@@ -60,3 +60,15 @@ class SendStatus(StrEnum):
     PAUSED = "PAUSED"
     CANCELLED = "CANCELLED"
     COMPLETED = "COMPLETED"
+
+
+class BreakerState(StrEnum):
+    CLOSED = "CLOSED"
+    OPEN = "OPEN"
+
+
+class PipelineState(StrEnum):
+    """Whether consumers take new work. Only an operator's resume sets RUNNING again."""
+
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"

@@ -11,7 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.control_api import errors
-from services.control_api.routes import campaigns, public, queues, sends
+from services.control_api.routes import campaigns, public, queue_management, queues, sends
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
 
@@ -41,7 +41,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.api_token = settings.api_token
     errors.install(app)
-    for module in (campaigns, sends, queues, public):
+    for module in (campaigns, sends, queues, queue_management, public):
         app.include_router(module.router)
     return app
 

@@ -74,6 +74,8 @@ class CampaignOut(BaseModel):
     sub_statuses: dict[str, SubStatus]
     error_reason: str | None
     error_from_status: CampaignStatus | None
+    paused: bool
+    paused_reason: str | None
     recipients: int
     unsubscribed: int
 

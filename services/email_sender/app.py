@@ -22,6 +22,7 @@ from infra.topology import TOPOLOGY
 from services.email_sender.delivery import SendConfig, deliver_one, fail_abandoned_claims
 from shared import sends
 from shared.bootstrap import Runtime
+from shared.breakers import CircuitBreaker
 from shared.bus.consumer import Handler
 from shared.bus.outcomes import Reject, Retry
 from shared.clock import utcnow_naive
@@ -79,6 +80,7 @@ async def handle_batch(
     sessions: async_sessionmaker[AsyncSession],
     mailer: Mailer,
     config: SendConfig,
+    breaker: CircuitBreaker | None = None,
 ) -> None:
     async with sessions() as session:
         send = await session.get(Send, event.send_id)
@@ -121,7 +123,8 @@ async def handle_batch(
             break
         if index and delay:
             await asyncio.sleep(delay)
-        if await deliver_one(sessions, mailer, email, agent_email, delivery_id, config):
+        down = breaker.is_open if breaker is not None else None
+        if await deliver_one(sessions, mailer, email, agent_email, delivery_id, config, down):
             delivered += 1
     await _close_batch(uow, event, delivered)
 
@@ -207,7 +210,13 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     mailer = await open_mailer(runtime)
     handlers: dict[type[Event], Handler] = {
         StatusChange: partial(handle_ready, controls=controls),
-        SendBatch: partial(handle_batch, sessions=runtime.sessions, mailer=mailer, config=config),
+        SendBatch: partial(
+            handle_batch,
+            sessions=runtime.sessions,
+            mailer=mailer,
+            config=config,
+            breaker=CircuitBreaker("ses", runtime.sessions),
+        ),
     }
     consumer = await runtime.consumer(
         TOPOLOGY.queue("email-sender"), handlers, on_give_up=mark_failed(STEP)

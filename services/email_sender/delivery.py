@@ -8,6 +8,7 @@ claim and record is never sent again, because the email may have gone: it become
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from shared.bus.outcomes import Retry
 from shared.clock import utcnow_naive
 from shared.db.models import Delivery, Email, Recipient
 from shared.newsletter import personalise
@@ -43,8 +45,13 @@ async def deliver_one(
     agent_email: str,
     delivery_id: int,
     config: SendConfig,
+    dependency_down: Callable[[], Awaitable[bool]] | None = None,
 ) -> D | None:
-    """Claim, send and record one delivery. None if it was not PENDING (someone has it)."""
+    """Claim, send and record one delivery. None if it was not PENDING (someone has it).
+
+    While the email provider's breaker is open, a recipient is handed back (PENDING) rather
+    than failed: the outage is the provider's, and the send resumes with it.
+    """
     async with sessions() as session:
         claimed = await session.execute(
             update(Delivery)
@@ -87,12 +94,30 @@ async def deliver_one(
     except PermanentError as exc:
         status, error = D.FAILED, str(exc)
     except TransientError as exc:
+        if dependency_down is not None and await dependency_down():
+            await _release(sessions, delivery_id, attempts, str(exc))
+            raise Retry("the email provider's circuit breaker is open", delay=60) from exc
         status, error = D.FAILED, f"gave up after {attempts} attempts: {exc}"
+    except Retry:  # the breaker was open already: this recipient waits for the resume
+        await _release(sessions, delivery_id, attempts, None)
+        raise
     async with sessions() as session:
         await _record(
             session, delivery_id, status, attempts=attempts, message_id=message_id, error=error
         )
     return status
+
+
+async def _release(
+    sessions: async_sessionmaker[AsyncSession], delivery_id: int, attempts: int, error: str | None
+) -> None:
+    async with sessions() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.status == D.SENDING)
+            .values(status=D.PENDING, attempts=Delivery.attempts + attempts, error=error)
+        )
+        await session.commit()
 
 
 async def _record(

@@ -62,6 +62,7 @@ class Consumer:
         unit_of_work: UnitOfWorkFactory,
         options: ConsumerOptions = ConsumerOptions(),
         on_give_up: GiveUp | None = None,
+        gate: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
         self.name = name
         self.queue_url = queue_url
@@ -70,6 +71,8 @@ class Consumer:
         self._unit_of_work = unit_of_work
         self._options = options
         self._on_give_up = on_give_up
+        self._gate = gate
+        self._paused_for: str | None = None
         self._visibility_timeout = 30
         self._max_receive_count: int | None = None
         self._dlq_url: str | None = None
@@ -89,6 +92,10 @@ class Consumer:
             free = self._options.concurrency - len(self._in_flight)
             if free < room:
                 await asyncio.wait({*self._in_flight, stopping}, return_when="FIRST_COMPLETED")
+                continue
+            held = await self._held()
+            if held:
+                await asyncio.wait({stopping}, timeout=1.0)  # messages wait in SQS meanwhile
                 continue
             receiving = asyncio.create_task(self._receive(min(free, batch)))
             await asyncio.wait({receiving, stopping}, return_when="FIRST_COMPLETED")
@@ -112,6 +119,23 @@ class Consumer:
         await asyncio.gather(self._release_late_receive(receiving), self._drain())
         await self._deleter.close()
         log.info("consumer.stopped", consumer=self.name)
+
+    async def _held(self) -> str | None:
+        """The gate's reason to take no new work (a paused pipeline, an open breaker)."""
+        if self._gate is None:
+            return None
+        try:
+            reason = await self._gate()
+        except Exception as exc:  # cannot tell: keep working rather than stall on a blip
+            log.warning("consumer.gate_failed", error=str(exc))
+            return None
+        if reason != self._paused_for:
+            if reason:
+                log.warning("consumer.paused", reason=reason)
+            else:
+                log.info("consumer.resumed")
+            self._paused_for = reason
+        return reason
 
     async def _release_late_receive(self, receiving: asyncio.Task[Any] | None) -> None:
         """A long poll cut short on the client can still take messages on the server side.

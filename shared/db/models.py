@@ -23,7 +23,14 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.clock import utcnow_naive
-from shared.statuses import CampaignStatus, DeliveryStatus, SendStatus, SubStatus
+from shared.statuses import (
+    BreakerState,
+    CampaignStatus,
+    DeliveryStatus,
+    PipelineState,
+    SendStatus,
+    SubStatus,
+)
 
 # SQLite only auto-increments INTEGER PRIMARY KEY; MySQL gets BIGINT.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -83,6 +90,9 @@ class Campaign(Base):
     intro: Mapped[str | None] = mapped_column(Text)
     home_report_analysis: Mapped[str | None] = mapped_column(Text)
 
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None]
     error_reason: Mapped[str | None] = mapped_column(Text)
     error_from_status: Mapped[CampaignStatus | None] = mapped_column(
         _enum(CampaignStatus, "campaign_status")
@@ -243,3 +253,33 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_audit_campaign", "campaign_id", "id"),)
+
+
+class CircuitBreakerRow(Base):
+    """A third-party dependency's breaker, shared by every replica of every service."""
+
+    __tablename__ = "circuit_breakers"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    state: Mapped[BreakerState] = mapped_column(
+        _enum(BreakerState, "breaker_state"), default=BreakerState.CLOSED
+    )
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    threshold: Mapped[int] = mapped_column(Integer, default=5)
+    opened_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow_naive, onupdate=utcnow_naive)
+
+
+class PipelineStateRow(Base):
+    """The pipeline's one switch: while PAUSED no consumer takes new work from its queue."""
+
+    __tablename__ = "pipeline_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state: Mapped[PipelineState] = mapped_column(
+        _enum(PipelineState, "pipeline_state_value"), default=PipelineState.RUNNING
+    )
+    reason: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+    changed_by: Mapped[str | None] = mapped_column(String(120))

@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from shared.aws import async_client
 from shared.bootstrap import Runtime
+from shared.breakers import CircuitBreaker, Guarded
 from shared.providers.data import DataProvider, SampleDataProvider
 from shared.providers.llm import TemplateWriter, Writer
 from shared.providers.mailer import Mailer, SesMailer
 
 
+def guard(runtime: Runtime, adapter: Any, breaker: str) -> Any:
+    """Every call of the adapter goes through the dependency's circuit breaker."""
+    return Guarded(adapter, CircuitBreaker(breaker, runtime.sessions))
+
+
 async def open_data_provider(runtime: Runtime) -> DataProvider:
+    provider: DataProvider = guard(runtime, await _data_provider(runtime), "property-data")
+    return provider
+
+
+async def _data_provider(runtime: Runtime) -> DataProvider:
     settings = runtime.settings
     if settings.data_provider == "sample":
         return SampleDataProvider()
@@ -25,6 +38,11 @@ async def open_data_provider(runtime: Runtime) -> DataProvider:
 
 
 async def open_writer(runtime: Runtime) -> Writer:
+    writer: Writer = guard(runtime, await _writer(runtime), "bedrock")
+    return writer
+
+
+async def _writer(runtime: Runtime) -> Writer:
     settings = runtime.settings
     if settings.llm == "template":
         return TemplateWriter()

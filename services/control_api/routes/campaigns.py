@@ -60,6 +60,8 @@ async def _out(session: AsyncSession, campaign: Campaign) -> CampaignOut:
         sub_statuses={c: getattr(campaign, c) for c in SUB_STATUS_COLUMNS},
         error_reason=campaign.error_reason,
         error_from_status=campaign.error_from_status,
+        paused=campaign.paused,
+        paused_reason=campaign.paused_reason,
         recipients=counts[0],
         unsubscribed=counts[1],
     )
@@ -103,6 +105,7 @@ async def list_campaigns(
         str | None, Query(description="column:VALUE, e.g. property_status:ERROR")
     ] = None,
     error: bool | None = None,
+    paused: bool | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CampaignPage:
@@ -119,6 +122,8 @@ async def list_campaigns(
                 f"{', '.join(SUB_STATUS_COLUMNS)} and value one of {', '.join(SubStatus)}",
             )
         where.append(getattr(Campaign, column) == SubStatus(value))
+    if paused is not None:
+        where.append(Campaign.paused.is_(paused))
     if error is not None:
         where.append(
             Campaign.error_reason.is_not(None) if error else Campaign.error_reason.is_(None)

@@ -8,10 +8,15 @@ import os
 import subprocess
 import sys
 
+from sqlalchemy import update
+
 from services.email_creation.app import EMAIL_STEP
 from shared.bootstrap import Runtime
+from shared.db.models import CircuitBreakerRow
+from shared.pausing import pause
+from shared.statuses import BreakerState
 from shared.statuses import CampaignStatus as S
-from tests.factories import load, make_campaign, ready_to_create
+from tests.factories import load, make_campaign, ready_to_create, start
 from tests.integration.api.conftest import TOKEN
 from tests.integration.api.test_operations_api import _send
 
@@ -107,3 +112,34 @@ async def test_sends_progress_pause_and_controls(api_url: str, runtime: Runtime)
     assert paused.returncode == 0 and "PAUSED" in paused.stdout
     assert again.returncode == 1 and "only RUNNING can pause (HTTP 409)" in again.stdout
     assert json.loads(controls.stdout)["delay_ms"] == 250
+
+
+async def test_queues_status_resume_and_breakers(api_url: str, runtime: Runtime) -> None:
+    campaign = (await start(runtime)).campaign_id
+    async with runtime.sessions() as session:
+        await pause(session, "circuit breaker bedrock opened: throttled", by="test")
+        await session.execute(
+            update(CircuitBreakerRow)
+            .where(CircuitBreakerRow.name == "bedrock")
+            .values(state=BreakerState.OPEN)
+        )
+        await session.commit()
+
+    status = json.loads((await dripr(api_url, "queues", "status", "--json")).stdout)
+    paused = json.loads((await dripr(api_url, "campaigns", "list", "--paused", "--json")).stdout)
+    refused = await dripr(api_url, "queues", "resume")
+    reset = await dripr(api_url, "breakers", "reset", "bedrock")
+    resumed = await dripr(api_url, "queues", "resume", "--json")
+
+    assert status["queue_state"] == "PAUSED"
+    assert [c["id"] for c in status["paused_campaigns"]] == [campaign]
+    assert [c["id"] for c in paused["items"]] == [campaign]
+    assert refused.returncode == 1
+    assert "Cannot resume: circuit breaker bedrock is open (HTTP 409)" in refused.stdout
+    assert reset.returncode == 0 and "CLOSED" in reset.stdout
+    assert json.loads(resumed.stdout) == {
+        "queue_state": "RUNNING",
+        "campaigns_resumed": 1,
+        "sends_resumed": 0,
+    }
+    assert not (await load(runtime.sessions, campaign)).paused

@@ -1,0 +1,130 @@
+"""Queue management (seed 003): pipeline state, circuit breakers, and the manual resume."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from services.control_api.deps import Operator, RuntimeDep
+from services.control_api.errors import ApiError
+from shared import audit, breakers, pausing
+from shared.db.models import Campaign, CircuitBreakerRow
+from shared.statuses import BreakerState, CampaignStatus, PipelineState
+
+router = APIRouter(prefix="/api/v1/queue-management", tags=["queue management"])
+
+
+class BreakerOut(BaseModel):
+    name: str
+    state: BreakerState
+    failures: int
+    threshold: int
+    opened_at: datetime | None
+    last_error: str | None
+
+
+class PausedCampaign(BaseModel):
+    id: int
+    name: str
+    campaign_status: CampaignStatus
+    paused_reason: str | None
+    paused_at: datetime | None
+
+
+class QueueManagementStatus(BaseModel):
+    queue_state: PipelineState
+    reason: str | None
+    changed_at: datetime | None
+    changed_by: str | None
+    breakers: list[BreakerOut]
+    paused_campaigns: list[PausedCampaign]
+
+
+class ResumeOut(BaseModel):
+    queue_state: PipelineState
+    campaigns_resumed: int
+    sends_resumed: int
+
+
+def _breaker(row: CircuitBreakerRow) -> BreakerOut:
+    return BreakerOut(
+        name=row.name,
+        state=row.state,
+        failures=row.failures,
+        threshold=row.threshold,
+        opened_at=row.opened_at,
+        last_error=row.last_error,
+    )
+
+
+@router.get("/status")
+async def status(runtime: RuntimeDep, _: Operator) -> QueueManagementStatus:
+    async with runtime.sessions() as session:
+        await pausing.ensure_rows(session)
+        await session.commit()
+        state = await pausing.pipeline_state(session)
+        assert state is not None
+        rows = await session.scalars(select(CircuitBreakerRow).order_by(CircuitBreakerRow.name))
+        paused = await session.scalars(
+            select(Campaign).where(Campaign.paused.is_(True)).order_by(Campaign.id)
+        )
+        return QueueManagementStatus(
+            queue_state=state.state,
+            reason=state.reason,
+            changed_at=state.changed_at,
+            changed_by=state.changed_by,
+            breakers=[_breaker(r) for r in rows],
+            paused_campaigns=[
+                PausedCampaign(
+                    id=c.id,
+                    name=c.name,
+                    campaign_status=c.campaign_status,
+                    paused_reason=c.paused_reason,
+                    paused_at=c.paused_at,
+                )
+                for c in paused
+            ],
+        )
+
+
+@router.post("/resume")
+async def resume(runtime: RuntimeDep, who: Operator) -> ResumeOut:
+    """The only way anything resumes; refused while any circuit breaker is open."""
+    async with runtime.unit_of_work() as uow:
+        try:
+            report = await pausing.resume(uow.session, by=who)
+        except pausing.CannotResume as exc:
+            raise ApiError(409, "conflict", str(exc)) from None
+        audit.record(
+            uow.session,
+            who,
+            "resume_pipeline",
+            detail={"campaigns": report.campaigns_resumed, "sends": report.sends_resumed},
+        )
+        await uow.commit()
+    return ResumeOut(
+        queue_state=PipelineState.RUNNING,
+        campaigns_resumed=report.campaigns_resumed,
+        sends_resumed=report.sends_resumed,
+    )
+
+
+@router.get("/breakers")
+async def list_breakers(runtime: RuntimeDep, _: Operator) -> list[BreakerOut]:
+    return (await status(runtime, _)).breakers
+
+
+@router.post("/breakers/{name}/reset")
+async def reset_breaker(name: str, runtime: RuntimeDep, who: Operator) -> BreakerOut:
+    """Close the breaker. It resumes nothing: that is a separate, deliberate step."""
+    async with runtime.sessions() as session:
+        try:
+            row = await breakers.reset(session, name)
+        except LookupError as exc:
+            raise ApiError(404, "not_found", str(exc.args[0])) from None
+        audit.record(session, who, "reset_breaker", detail={"breaker": name})
+        await session.commit()
+        return _breaker(row)
