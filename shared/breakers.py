@@ -83,6 +83,7 @@ class CircuitBreaker:
                 reason = f"circuit breaker {self.name} opened: {error}"[:1000]
                 await pausing.pause(session, reason, by=f"breaker:{self.name}")
             await session.commit()
+        self._gate.forget()
 
     async def succeeded(self) -> None:
         async with self._sessions() as session:

@@ -152,6 +152,10 @@ class PauseGate:
         self._checked = 0.0
         self._reason: str | None = None
 
+    def forget(self) -> None:
+        """Ask afresh next time: this process has just changed the answer."""
+        self._checked = 0.0
+
     async def held(self) -> str | None:
         if time.monotonic() - self._checked < self._ttl:
             return self._reason

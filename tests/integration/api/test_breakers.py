@@ -202,3 +202,40 @@ async def test_a_paused_pipeline_leaves_messages_waiting_in_sqs(
 
 async def _handled(handled: list[StatusChange]) -> bool:
     return bool(handled)
+
+
+async def test_the_property_data_api_failing_opens_its_breaker_and_pauses_the_pipeline(
+    runtime: Runtime,
+) -> None:
+    """Through real HTTP: the stand-in answers 503 until the breaker opens."""
+    from services.data_fetcher.app import steps
+    from shared.providers.http_data import HttpDataProvider
+    from tests.factories import start
+    from tests.standins.property_api import property_api_standin
+
+    await _threshold(runtime, "property-data", 2)
+    events = [await start(runtime) for _ in range(3)]
+    async with property_api_standin(api_key="k") as standin:
+        standin.fail_next("/v1/properties", [503] * 20)
+        provider = HttpDataProvider(standin.url, "k", attempts=2, backoff=0.01)
+        guarded = Guarded(provider, CircuitBreaker("property-data", runtime.sessions))
+        step = steps(guarded)["property"]
+        outcomes = []
+        for event in events:
+            try:
+                await step.handle(event, runtime.unit_of_work("property", event.event_id))
+                outcomes.append("ok")
+            except TransientError:
+                outcomes.append("transient")
+            except Exception as exc:
+                outcomes.append(type(exc).__name__)
+        await provider.aclose()
+        requests = len(standin.paths())
+
+    assert outcomes == ["transient", "transient", "Retry"]  # the third never calls the API
+    assert requests == 4  # two handles, each the adapter's 2 attempts: 2 breaker failures
+    async with runtime.sessions() as session:
+        row = await session.get(CircuitBreakerRow, "property-data")
+        state = await pipeline_state(session)
+    assert row is not None and row.state is BreakerState.OPEN
+    assert state is not None and state.state is PipelineState.PAUSED
