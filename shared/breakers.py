@@ -38,9 +38,17 @@ DEPENDS_ON: dict[str, tuple[str, ...]] = {
 
 
 class CircuitBreaker:
-    def __init__(self, name: str, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """`ignore`: error texts that do not count (e.g. "Throttling", if throttling is expected)."""
+
+    def __init__(
+        self,
+        name: str,
+        sessions: async_sessionmaker[AsyncSession],
+        ignore: tuple[str, ...] = (),
+    ) -> None:
         self.name = name
         self._sessions = sessions
+        self._ignore = tuple(text.lower() for text in ignore if text)
         self._gate = pausing.PauseGate(sessions, (name,), ttl=1.0)
 
     async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
@@ -49,7 +57,8 @@ class CircuitBreaker:
         try:
             result = await fn(*args, **kwargs)
         except TransientError as exc:
-            await self.failed(str(exc))
+            if not any(text in str(exc).lower() for text in self._ignore):
+                await self.failed(str(exc))
             raise
         await self.succeeded()
         return result
@@ -124,4 +133,13 @@ async def reset(session: AsyncSession, name: str) -> CircuitBreakerRow:
     if breaker is None:
         raise LookupError(f"no circuit breaker {name!r}; known: {', '.join(pausing.BREAKERS)}")
     breaker.state, breaker.failures, breaker.opened_at = BreakerState.CLOSED, 0, None
+    return breaker
+
+
+async def set_threshold(session: AsyncSession, name: str, threshold: int) -> CircuitBreakerRow:
+    await pausing.ensure_rows(session)
+    breaker = await session.get(CircuitBreakerRow, name, populate_existing=True)
+    if breaker is None:
+        raise LookupError(f"no circuit breaker {name!r}; known: {', '.join(pausing.BREAKERS)}")
+    breaker.threshold = threshold
     return breaker

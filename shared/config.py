@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
 
+    breaker_ignore: str = Field(
+        "",
+        description="comma-separated error texts a breaker does not count (e.g. Throttling)",
+    )
+
     sender_email: str = "newsletters@dripr.example"
     send_batch_size: int = Field(50, ge=1, le=1000, description="default for new sends")
     send_delay_ms: int = Field(100, ge=0, le=60_000, description="between two emails of a batch")

@@ -215,7 +215,7 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
             sessions=runtime.sessions,
             mailer=mailer,
             config=config,
-            breaker=CircuitBreaker("ses", runtime.sessions),
+            breaker=CircuitBreaker("ses", runtime.sessions),  # asks only whether it is open
         ),
     }
     consumer = await runtime.consumer(

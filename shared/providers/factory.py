@@ -14,7 +14,8 @@ from shared.providers.mailer import Mailer, SesMailer
 
 def guard(runtime: Runtime, adapter: Any, breaker: str) -> Any:
     """Every call of the adapter goes through the dependency's circuit breaker."""
-    return Guarded(adapter, CircuitBreaker(breaker, runtime.sessions))
+    ignore = tuple(t.strip() for t in runtime.settings.breaker_ignore.split(","))
+    return Guarded(adapter, CircuitBreaker(breaker, runtime.sessions, ignore))
 
 
 async def open_data_provider(runtime: Runtime) -> DataProvider:

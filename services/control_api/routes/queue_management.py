@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.control_api.deps import Operator, RuntimeDep
@@ -115,6 +115,27 @@ async def resume(runtime: RuntimeDep, who: Operator) -> ResumeOut:
 @router.get("/breakers")
 async def list_breakers(runtime: RuntimeDep, _: Operator) -> list[BreakerOut]:
     return (await status(runtime, _)).breakers
+
+
+class ThresholdIn(BaseModel):
+    threshold: int = Field(ge=1, le=1000)
+
+
+@router.patch("/breakers/{name}")
+async def change_threshold(
+    name: str, body: ThresholdIn, runtime: RuntimeDep, who: Operator
+) -> BreakerOut:
+    """Consecutive dependency errors that open this breaker, for every replica at once."""
+    async with runtime.sessions() as session:
+        try:
+            row = await breakers.set_threshold(session, name, body.threshold)
+        except LookupError as exc:
+            raise ApiError(404, "not_found", str(exc.args[0])) from None
+        audit.record(
+            session, who, "breaker_threshold", detail={"breaker": name, **body.model_dump()}
+        )
+        await session.commit()
+        return _breaker(row)
 
 
 @router.post("/breakers/{name}/reset")

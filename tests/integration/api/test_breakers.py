@@ -239,3 +239,28 @@ async def test_the_property_data_api_failing_opens_its_breaker_and_pauses_the_pi
         state = await pipeline_state(session)
     assert row is not None and row.state is BreakerState.OPEN
     assert state is not None and state.state is PipelineState.PAUSED
+
+
+async def test_threshold_and_ignored_errors_are_configurable(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    changed = await api.patch("/api/v1/queue-management/breakers/bedrock", json={"threshold": 2})
+    invalid = await api.patch("/api/v1/queue-management/breakers/bedrock", json={"threshold": 0})
+    unknown = await api.patch("/api/v1/queue-management/breakers/nope", json={"threshold": 2})
+    tolerant = CircuitBreaker("bedrock", runtime.sessions, ignore=("Throttling",))
+
+    async def throttled() -> None:
+        raise TransientError("bedrock", "ThrottlingException (HTTP 429): slow down")
+
+    async def down() -> None:
+        raise TransientError("bedrock", "ServiceUnavailableException (HTTP 503)")
+
+    for call in (throttled, throttled, throttled, down):
+        with contextlib.suppress(TransientError):
+            await tolerant.call(call)
+
+    assert changed.json()["threshold"] == 2
+    assert (invalid.status_code, unknown.status_code) == (422, 404)
+    async with runtime.sessions() as session:
+        row = await session.get(CircuitBreakerRow, "bedrock", populate_existing=True)
+    assert row is not None and (row.failures, row.state) == (1, BreakerState.CLOSED)
