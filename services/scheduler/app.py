@@ -3,7 +3,8 @@
 Each tick it starts the cycle of every campaign whose next_send_datetime has arrived
 (DORMANT → WAITING_FOR_DATA, through the transition function and the outbox) and republishes
 outbox rows a crash or an SNS error left behind. Any number of replicas may run: the
-compare-and-set on the campaign row starts each cycle exactly once.
+compare-and-set on the campaign row starts each cycle exactly once. While the pipeline is
+paused (an open circuit breaker) it starts nothing new.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from sqlalchemy import select
 from shared.bootstrap import Runtime
 from shared.clock import utcnow_naive
 from shared.db.models import Campaign
-from shared.statuses import CampaignStatus
+from shared.pausing import pipeline_state
+from shared.statuses import CampaignStatus, PipelineState
 from shared.transitions import TransitionRefused, Trigger, fire
 
 log = structlog.get_logger(__name__)
@@ -29,6 +31,9 @@ async def start_due_campaigns(
 ) -> int:
     now = now or utcnow_naive()
     async with runtime.sessions() as session:
+        state = await pipeline_state(session)
+        if state is not None and state.state is PipelineState.PAUSED:
+            return 0  # a paused pipeline starts no new cycle; they start after the resume
         due = (
             await session.scalars(
                 select(Campaign.id)

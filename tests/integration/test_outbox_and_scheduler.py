@@ -14,6 +14,7 @@ from shared.bus.publisher import Publisher
 from shared.clock import utcnow_naive
 from shared.db.uow import UnitOfWork
 from shared.outbox import OutboxRelay
+from shared.pausing import pause, resume
 from shared.statuses import CampaignStatus as S
 from shared.transitions import Trigger, fire
 from tests.factories import history, load, make_campaign
@@ -88,3 +89,18 @@ async def test_tick_is_quiet_when_nothing_is_due(runtime: Runtime) -> None:
     await tick(runtime)
 
     assert await runtime.relay.sweep() == 0
+
+
+async def test_a_paused_pipeline_starts_no_new_cycle(runtime: Runtime) -> None:
+    due = await make_campaign(runtime.sessions)
+    async with runtime.sessions() as session:
+        await pause(session, "circuit breaker ses opened: down", by="test")
+        await session.commit()
+
+    assert await start_due_campaigns(runtime) == 0
+    assert (await load(runtime.sessions, due)).campaign_status is S.DORMANT
+
+    async with runtime.sessions() as session:
+        await resume(session, by="test")
+        await session.commit()
+    assert await start_due_campaigns(runtime) == 1
