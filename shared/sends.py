@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Integer, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared import outbox
+from shared import audit, outbox
 from shared.clock import utcnow_naive
 from shared.db.models import Delivery, Recipient, Send
 from shared.db.uow import UnitOfWork
@@ -262,17 +262,33 @@ async def recipients(
     return RecipientPage(send_id=send_id, page=page, page_size=page_size, total=total, items=items)
 
 
-async def pause(uow: UnitOfWork, send_id: int, reason: str = "paused by operator") -> SendProgress:
+def _audit(uow: UnitOfWork, send: Send, actor: str, action: str) -> None:
+    audit.record(
+        uow.session,
+        actor,
+        action,
+        campaign_ids=[send.campaign_id],
+        send_id=send.id,
+        detail={
+            "status": send.status.value,
+            "sent": send.sent_count,
+            "pending": send.pending_count,
+        },
+    )
+
+
+async def pause(uow: UnitOfWork, send_id: int, actor: str = "operator") -> SendProgress:
     async with uow:
         send = await _locked(uow.session, send_id)
         if send.status is not SendStatus.RUNNING:
             raise SendStateError(f"send {send_id} is {send.status.value}: only RUNNING can pause")
-        send.status, send.status_reason = SendStatus.PAUSED, reason
+        send.status, send.status_reason = SendStatus.PAUSED, f"paused by {actor}"
+        _audit(uow, send, actor, "pause_send")
         await uow.commit()
         return _progress(send)
 
 
-async def resume(uow: UnitOfWork, send_id: int) -> SendProgress:
+async def resume(uow: UnitOfWork, send_id: int, actor: str = "operator") -> SendProgress:
     """Continue where it stopped: queue the next batch at once (a stale one is dropped)."""
     async with uow:
         send = await _locked(uow.session, send_id)
@@ -280,31 +296,34 @@ async def resume(uow: UnitOfWork, send_id: int) -> SendProgress:
             raise SendStateError(f"send {send_id} is {send.status.value}: only PAUSED can resume")
         send.status, send.status_reason = SendStatus.RUNNING, None
         restart_chain(uow.session, send)
+        _audit(uow, send, actor, "resume_send")
         await uow.commit()
         return _progress(send)
 
 
-async def cancel(
-    uow: UnitOfWork, send_id: int, reason: str = "cancelled by operator"
-) -> SendProgress:
+async def cancel(uow: UnitOfWork, send_id: int, actor: str = "operator") -> SendProgress:
     """Stop for good. Remaining recipients stay PENDING for audit; the campaign's cycle ends."""
     async with uow:
         send = await _locked(uow.session, send_id)
         if send.status not in (SendStatus.RUNNING, SendStatus.PAUSED):
             raise SendStateError(f"send {send_id} is {send.status.value}: nothing to cancel")
         write_counts(send, await counts(uow.session, send_id))
-        await end(uow.session, send, SendStatus.CANCELLED, reason)
+        await end(uow.session, send, SendStatus.CANCELLED, f"cancelled by {actor}")
+        _audit(uow, send, actor, "cancel_send")
         await uow.commit()
         return _progress(send)
 
 
-async def change_controls(uow: UnitOfWork, send_id: int, changes: ControlChanges) -> SendProgress:
+async def change_controls(
+    uow: UnitOfWork, send_id: int, changes: ControlChanges, actor: str = "operator"
+) -> SendProgress:
     async with uow:
         send = await _locked(uow.session, send_id)
         if send.status in (SendStatus.CANCELLED, SendStatus.COMPLETED):
             raise SendStateError(f"send {send_id} is {send.status.value}: controls are final")
         for name, value in changes.model_dump(exclude_none=True).items():
             setattr(send, name, value)
+        _audit(uow, send, actor, "send_controls")
         await uow.commit()
         return _progress(send)
 

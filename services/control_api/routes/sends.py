@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from services.control_api.deps import Operator, RuntimeDep
 from services.control_api.errors import ApiError
-from shared import audit, sends
+from shared import sends
 from shared.statuses import DeliveryStatus
 
 router = APIRouter(prefix="/api/v1", tags=["sends"])
@@ -46,44 +46,19 @@ async def send_recipients(
         )
 
 
-async def _audited(
-    runtime: RuntimeDep, who: str, action: str, progress: sends.SendProgress
-) -> None:
-    async with runtime.sessions() as session:
-        audit.record(
-            session,
-            who,
-            action,
-            campaign_ids=[progress.campaign_id],
-            send_id=progress.send_id,
-            detail={
-                "status": progress.status.value,
-                "sent": progress.sent,
-                "pending": progress.pending,
-            },
-        )
-        await session.commit()
-
-
 @router.post("/sends/{send_id}/pause")
 async def pause_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
-    progress = await sends.pause(runtime.unit_of_work(), send_id, f"paused by {who}")
-    await _audited(runtime, who, "pause_send", progress)
-    return progress
+    return await sends.pause(runtime.unit_of_work(), send_id, who)
 
 
 @router.post("/sends/{send_id}/resume")
 async def resume_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
-    progress = await sends.resume(runtime.unit_of_work(), send_id)
-    await _audited(runtime, who, "resume_send", progress)
-    return progress
+    return await sends.resume(runtime.unit_of_work(), send_id, who)
 
 
 @router.post("/sends/{send_id}/cancel")
 async def cancel_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
-    progress = await sends.cancel(runtime.unit_of_work(), send_id, f"cancelled by {who}")
-    await _audited(runtime, who, "cancel_send", progress)
-    return progress
+    return await sends.cancel(runtime.unit_of_work(), send_id, who)
 
 
 @router.patch("/sends/{send_id}/controls")
@@ -92,6 +67,4 @@ async def send_controls(
 ) -> sends.SendProgress:
     if not body.model_dump(exclude_none=True):
         raise ApiError(422, "invalid_request", "give batch_size, delay_ms or cooldown_seconds")
-    progress = await sends.change_controls(runtime.unit_of_work(), send_id, body)
-    await _audited(runtime, who, "send_controls", progress)
-    return progress
+    return await sends.change_controls(runtime.unit_of_work(), send_id, body, who)
