@@ -1,0 +1,270 @@
+"""The production topology as a CloudFormation template, generated from infra/topology.py.
+
+One source of truth: the same data that `dripr provision` applies to an emulator becomes the
+template for AWS, with what only production needs on top: alarms on each dead-letter queue's depth
+and each queue's oldest message, and one least-privilege IAM role per service (receive, delete and
+change visibility on its own queues only, send to its own DLQs, publish to the topic, and the one
+third-party permission its work needs). `python -m infra.cloudformation` prints it;
+infra/cloudformation.json is the committed copy, checked by cfn-lint in the tests.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from infra.topology import TOPOLOGY, QueueSpec, Topology
+
+EXTRA_PERMISSIONS: dict[str, list[dict[str, Any]]] = {
+    "intro": [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": "*"}],
+    "home_report": [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": "*"}],
+    "email_sender": [
+        {"Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": "*"}
+    ],
+}
+SENDS_TO_OWN_QUEUE = {"email_sender"}  # SEND_BATCH messages, through the outbox relay
+OLDEST_MESSAGE_ALARM_SECONDS = 900
+
+
+def _logical(name: str) -> str:
+    return "".join(part.capitalize() for part in re.split(r"[-_]", name))
+
+
+def _ref(logical: str) -> dict[str, str]:
+    return {"Ref": logical}
+
+
+def _arn(logical: str) -> dict[str, list[str]]:
+    return {"Fn::GetAtt": [logical, "Arn"]}
+
+
+def _name(suffix: str) -> dict[str, str]:
+    return {"Fn::Sub": f"${{Environment}}-dripr-{suffix}"}
+
+
+def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
+    queue, dlq = f"{_logical(spec.name)}Queue", f"{_logical(spec.name)}DeadLetterQueue"
+    dimension = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
+    age_dimension = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    return {
+        dlq: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": _name(f"{spec.name}-dlq"),
+                "MessageRetentionPeriod": spec.dlq_retention_seconds,
+            },
+        },
+        queue: {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {
+                "QueueName": _name(spec.name),
+                "VisibilityTimeout": spec.visibility_timeout,
+                "MessageRetentionPeriod": spec.retention_seconds,
+                "ReceiveMessageWaitTimeSeconds": 20,
+                "RedrivePolicy": {
+                    "deadLetterTargetArn": _arn(dlq),
+                    "maxReceiveCount": spec.max_receive_count,
+                },
+            },
+        },
+        f"{queue}Policy": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [_ref(queue)],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AllowStatusChangeTopic",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sns.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": _arn(queue),
+                            "Condition": {
+                                "ArnEquals": {"aws:SourceArn": _ref("StatusChangeTopic")}
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+        f"{queue}Subscription": {
+            "Type": "AWS::SNS::Subscription",
+            "Properties": {
+                "TopicArn": _ref("StatusChangeTopic"),
+                "Protocol": "sqs",
+                "Endpoint": _arn(queue),
+                "RawMessageDelivery": True,
+                "FilterPolicy": json.loads(spec.filter_policy()),
+            },
+        },
+        f"{dlq}DepthAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": f"Messages dead-lettered by {spec.service} ({spec.name})",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateNumberOfMessagesVisible",
+                "Dimensions": dimension,
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [_ref("AlarmTopic")],
+            },
+        },
+        f"{queue}AgeAlarm": {
+            "Type": "AWS::CloudWatch::Alarm",
+            "Properties": {
+                "AlarmDescription": f"{spec.name}: oldest message waiting too long (paused?)",
+                "Namespace": "AWS/SQS",
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": age_dimension,
+                "Statistic": "Maximum",
+                "Period": 60,
+                "EvaluationPeriods": 5,
+                "Threshold": OLDEST_MESSAGE_ALARM_SECONDS,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "TreatMissingData": "notBreaching",
+                "AlarmActions": [_ref("AlarmTopic")],
+            },
+        },
+    }
+
+
+def _role(service: str, specs: tuple[QueueSpec, ...]) -> dict[str, Any]:
+    queues = [_arn(f"{_logical(s.name)}Queue") for s in specs]
+    dlqs = [_arn(f"{_logical(s.name)}DeadLetterQueue") for s in specs]
+    send_to = dlqs + (queues if service in SENDS_TO_OWN_QUEUE else [])
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ConsumeOwnQueues",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+            ],
+            "Resource": queues + dlqs,
+        },
+        {
+            "Sid": "DeadLetterOwnMessages",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": send_to,
+        },
+        {
+            "Sid": "PublishStatusChanges",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": _ref("StatusChangeTopic"),
+        },
+        *EXTRA_PERMISSIONS.get(service, []),
+    ]
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "RoleName": _name(f"{service.replace('_', '-')}-role"),
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            },
+            "Policies": [
+                {
+                    "PolicyName": f"dripr-{service.replace('_', '-')}",
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+                }
+            ],
+        },
+    }
+
+
+def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
+    resources: dict[str, Any] = {
+        "StatusChangeTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": _name(topology.topic)},
+        },
+        "AlarmTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": _name("alarms")},
+        },
+    }
+    for spec in topology.queues:
+        resources |= _queue_resources(spec)
+    for service in sorted({spec.service for spec in topology.queues}):
+        resources[f"{_logical(service)}Role"] = _role(service, topology.queues_of(service))
+    resources["SchedulerRole"] = _role("scheduler", ())
+    resources["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] = [
+        {
+            "Sid": "PublishStatusChanges",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": _ref("StatusChangeTopic"),
+        }
+    ]
+    every_queue = [
+        _arn(f"{_logical(s.name)}{kind}")
+        for s in topology.queues
+        for kind in ("Queue", "DeadLetterQueue")
+    ]
+    resources["ControlApiRole"] = _role("control_api", ())
+    resources["ControlApiRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] = [
+        {
+            "Sid": "InspectAndRedrive",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:GetQueueAttributes",
+                "sqs:GetQueueUrl",
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:SendMessage",
+            ],
+            "Resource": every_queue,
+        },
+        {
+            "Sid": "PublishStatusChanges",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": _ref("StatusChangeTopic"),
+        },
+    ]
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": "dripr: STATUS_CHANGE topic, a queue and DLQ per consumer, alarms, roles",
+        "Parameters": {
+            "Environment": {
+                "Type": "String",
+                "Default": "prod",
+                "AllowedPattern": "^[a-z0-9][a-z0-9-]{0,20}$",
+                "Description": "prefix of every name (DRIPR_ENV)",
+            }
+        },
+        "Resources": resources,
+        "Outputs": {
+            "StatusChangeTopicArn": {"Value": _ref("StatusChangeTopic")},
+            **{
+                f"{_logical(s.name)}QueueUrl": {"Value": _ref(f"{_logical(s.name)}Queue")}
+                for s in topology.queues
+            },
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(template(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    print(render(), end="")
