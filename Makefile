@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench-consumer bench-send clean
+.PHONY: run test lint typecheck check bench-consumer bench-send localstack demo-localstack clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -39,6 +39,14 @@ bench-consumer: $(STAMP)
 ## Emails/s through SES on the emulator, and a measured check that a send keeps its rate.
 bench-send: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.send
+
+## LocalStack (SNS, SQS, SES) on this host without Docker, in the foreground (needs Python 3.13).
+localstack:
+	infra/localstack/run-on-host.sh
+
+## The main job against LocalStack on this host instead of the embedded moto server.
+demo-localstack: $(STAMP)
+	infra/localstack/demo.sh
 
 clean:
 	rm -rf $(VENV) .dripr .pytest_cache .mypy_cache .ruff_cache

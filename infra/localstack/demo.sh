@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The main job against LocalStack on this host (no Docker): start it, run `dripr demo --external`
+# on it with a SQLite file (or DATABASE_URL), stop it. `make demo-localstack`.
+set -euo pipefail
+PORT=${LOCALSTACK_PORT:-4566}
+ENDPOINT=http://127.0.0.1:$PORT
+LOG=${LOCALSTACK_LOG:-.dripr/localstack.log}
+mkdir -p .dripr
+"$(dirname "$0")/run-on-host.sh" > "$LOG" 2>&1 &
+LOCALSTACK=$!
+trap 'kill $LOCALSTACK 2>/dev/null || true; wait $LOCALSTACK 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do  # the first run installs LocalStack into .dripr/localstack
+  curl -sf "$ENDPOINT/_localstack/health" >/dev/null && break
+  kill -0 $LOCALSTACK 2>/dev/null || { echo "LocalStack did not start; see $LOG" >&2; exit 1; }
+  sleep 1
+done
+rm -f .dripr/localstack-demo.db
+AWS_ENDPOINT_URL=$ENDPOINT DRIPR_ENV=${DRIPR_ENV:-local} \
+  DATABASE_URL=${DATABASE_URL:-sqlite+aiosqlite:///.dripr/localstack-demo.db} \
+  "${DRIPR:-.venv/bin/dripr}" demo --external "$@"
