@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench-consumer bench-send localstack demo-localstack clean
+.PHONY: run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -46,7 +46,13 @@ localstack:
 
 ## The main job against LocalStack on this host instead of the embedded moto server.
 demo-localstack: $(STAMP)
-	infra/localstack/demo.sh
+	rm -f .dripr/localstack-demo.db
+	DRIPR_ENV=local DATABASE_URL=$${DATABASE_URL:-sqlite+aiosqlite:///.dripr/localstack-demo.db} \
+	  infra/localstack/with-localstack.sh $(BIN)/dripr demo --external
+
+## The end-to-end suite against LocalStack on this host (make test runs it against moto).
+test-localstack: $(STAMP)
+	infra/localstack/with-localstack.sh $(BIN)/pytest -q tests/e2e
 
 clean:
 	rm -rf $(VENV) .dripr .pytest_cache .mypy_cache .ruff_cache

@@ -74,8 +74,42 @@ def reset_moto(endpoint: str) -> None:
         pass
 
 
+def is_moto(endpoint: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=5):
+            return True
+    except Exception:
+        return False
+
+
+def reset_sent_emails(endpoint: str) -> None:
+    """Forget the mail an emulator has accepted (moto: everything; LocalStack: its SES store)."""
+    if is_moto(endpoint):
+        reset_moto(endpoint)
+        return
+    request = urllib.request.Request(f"{endpoint}/_aws/ses", method="DELETE")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+
+
 def moto_sent_emails(endpoint: str) -> list[dict[str, Any]]:
-    """Every email moto's SES accepted: dicts with id, source, destinations, subject, body."""
+    """Every email the emulator's SES accepted: dicts with id, source, destinations, subject,
+    body, in moto's shape (LocalStack's are read from /_aws/ses and put in the same shape)."""
+    if not is_moto(endpoint):
+        with urllib.request.urlopen(f"{endpoint}/_aws/ses", timeout=10) as response:
+            stored = json.load(response).get("messages", [])
+        return [
+            {
+                "id": m["Id"],
+                "source": m["Source"],
+                "destinations": m["Destination"],
+                "subject": m.get("Subject"),
+                "body": "\n".join(
+                    filter(None, (m["Body"].get("html_part"), m["Body"].get("text_part")))
+                ),
+            }
+            for m in stored
+        ]
     with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:
         data = json.load(response)
     messages: list[dict[str, Any]] = data.get("ses", {}).get("Message", [])

@@ -15,7 +15,7 @@ from shared.config import Settings
 from shared.db.engine import create_engine, session_factory
 from shared.db.migrate import upgrade
 from shared.db.models import Base
-from shared.emulator import moto_server, reset_moto
+from shared.emulator import moto_server, reset_sent_emails
 from tests.support import mysql_reachable, scratch_mysql_database
 
 
@@ -46,13 +46,18 @@ def is_mysql(database_url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def aws_endpoint() -> Iterator[str]:
+    """moto in server mode, started here; or DRIPR_TEST_AWS_ENDPOINT (LocalStack, say)."""
+    external = os.environ.get("DRIPR_TEST_AWS_ENDPOINT")
+    if external:
+        yield external
+        return
     with moto_server() as endpoint:
         yield endpoint
 
 
 @pytest.fixture
 def settings(database_url: str, aws_endpoint: str) -> Settings:
-    reset_moto(aws_endpoint)
+    reset_sent_emails(aws_endpoint)  # each test also gets its own name prefix below
     return Settings(
         database_url=database_url,
         aws_endpoint_url=aws_endpoint,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job against LocalStack on this host (no Docker): start it, run `dripr demo --external`
-# on it with a SQLite file (or DATABASE_URL), stop it. `make demo-localstack`.
+# Run a command with LocalStack on this host (no Docker): start it, export AWS_ENDPOINT_URL and
+# DRIPR_TEST_AWS_ENDPOINT for the command, stop LocalStack afterwards, exit with the command's
+# status. Used by `make demo-localstack` and `make test-localstack`.
 set -euo pipefail
 PORT=${LOCALSTACK_PORT:-4566}
 ENDPOINT=http://127.0.0.1:$PORT
@@ -14,7 +15,5 @@ for _ in $(seq 1 600); do  # the first run installs LocalStack into .dripr/local
   kill -0 $LOCALSTACK 2>/dev/null || { echo "LocalStack did not start; see $LOG" >&2; exit 1; }
   sleep 1
 done
-rm -f .dripr/localstack-demo.db
-AWS_ENDPOINT_URL=$ENDPOINT DRIPR_ENV=${DRIPR_ENV:-local} \
-  DATABASE_URL=${DATABASE_URL:-sqlite+aiosqlite:///.dripr/localstack-demo.db} \
-  "${DRIPR:-.venv/bin/dripr}" demo --external "$@"
+export AWS_ENDPOINT_URL=$ENDPOINT DRIPR_TEST_AWS_ENDPOINT=$ENDPOINT
+"$@"
