@@ -44,6 +44,25 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(options, settings)
 
 
+def _health(args: argparse.Namespace, settings: Settings) -> int:
+    """A container health check: the database and the AWS endpoint answer, the topic exists."""
+    from sqlalchemy import text
+
+    from shared.bootstrap import bootstrap
+
+    async def check() -> int:
+        try:
+            async with bootstrap(settings) as runtime, runtime.sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as exc:
+            print(f"unhealthy: {type(exc).__name__}: {exc}")
+            return 1
+        print("healthy")
+        return 0
+
+    return asyncio.run(check())
+
+
 def build_parser() -> argparse.ArgumentParser:
     from shared.runner import SERVICES
 
@@ -61,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one service until SIGTERM")
     run.add_argument("service", choices=sorted(SERVICES))
     run.set_defaults(func=_run)
+
+    health = commands.add_parser("health", help="exit 0 if the database and AWS answer")
+    health.set_defaults(func=_health)
 
     demo = commands.add_parser(
         "demo",
