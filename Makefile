@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack clean
+.PHONY: run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -53,6 +53,13 @@ demo-localstack: $(STAMP)
 ## The end-to-end suite against LocalStack on this host (make test runs it against moto).
 test-localstack: $(STAMP)
 	infra/localstack/with-localstack.sh $(BIN)/pytest -q tests/e2e
+
+## Every service in containers on LocalStack and MySQL 8 (needs a Docker engine).
+up:
+	docker compose -f docker-compose.localstack.yml up --build -d
+
+down:
+	docker compose -f docker-compose.localstack.yml down -v
 
 clean:
 	rm -rf $(VENV) .dripr .pytest_cache .mypy_cache .ruff_cache
