@@ -50,9 +50,9 @@ demo-localstack: $(STAMP)
 	DRIPR_ENV=local DATABASE_URL=$${DATABASE_URL:-sqlite+aiosqlite:///.dripr/localstack-demo.db} \
 	  infra/localstack/with-localstack.sh $(BIN)/dripr demo --external
 
-## The end-to-end suite against LocalStack on this host (make test runs it against moto).
+## The end-to-end suite and the operations doc's AWS CLI commands against LocalStack on this host.
 test-localstack: $(STAMP)
-	infra/localstack/with-localstack.sh $(BIN)/pytest -q tests/e2e
+	infra/localstack/with-localstack.sh $(BIN)/pytest -q tests/e2e tests/integration/test_operations_doc.py
 
 ## Every service in containers on LocalStack and MySQL 8 (needs a Docker engine).
 up:
