@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from infra.topology import TOPOLOGY, QueueSpec, Topology
+from infra.topology import TOPOLOGY, QueueSpec, Topology, topic_may_send
 
 EXTRA_PERMISSIONS: dict[str, list[dict[str, Any]]] = {
     "intro": [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": "*"}],
@@ -72,21 +72,7 @@ def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
                 "Queues": [_ref(queue)],
-                "PolicyDocument": {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "AllowStatusChangeTopic",
-                            "Effect": "Allow",
-                            "Principal": {"Service": "sns.amazonaws.com"},
-                            "Action": "sqs:SendMessage",
-                            "Resource": _arn(queue),
-                            "Condition": {
-                                "ArnEquals": {"aws:SourceArn": _ref("StatusChangeTopic")}
-                            },
-                        }
-                    ],
-                },
+                "PolicyDocument": topic_may_send(_arn(queue), _ref("StatusChangeTopic")),
             },
         },
         f"{queue}Subscription": {

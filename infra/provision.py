@@ -14,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.topology import TOPOLOGY, Names, QueueSpec, Topology
+from infra.topology import TOPOLOGY, Names, QueueSpec, Topology, topic_may_send
 from shared.aws import sync_client
 from shared.config import Settings
 
@@ -112,22 +112,7 @@ class Provisioner:
         self, url: str, queue_arn: str, topic_arn: str, spec: QueueSpec, report: Report
     ) -> None:
         """On AWS a queue accepts SNS deliveries only if its policy says so."""
-        policy = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "AllowStatusChangeTopic",
-                        "Effect": "Allow",
-                        "Principal": {"Service": "sns.amazonaws.com"},
-                        "Action": "sqs:SendMessage",
-                        "Resource": queue_arn,
-                        "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
-                    }
-                ],
-            },
-            sort_keys=True,
-        )
+        policy = json.dumps(topic_may_send(queue_arn, topic_arn), sort_keys=True)
         current = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])
         if _same(current.get("Attributes", {}).get("Policy"), policy):
             report.note("unchanged", "queue-policy", self.names.queue(spec))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from shared.events import STATUS_CHANGE
 from shared.statuses import CampaignStatus
@@ -89,3 +90,23 @@ class Names:
 
     def dlq(self, spec: QueueSpec) -> str:
         return f"{self.env}-dripr-{spec.name}-dlq"
+
+
+def topic_may_send(queue_arn: Any, topic_arn: Any) -> dict[str, Any]:
+    """The queue policy that lets the STATUS_CHANGE topic deliver to a queue (needed on AWS).
+
+    ARNs are values for the provisioner and CloudFormation references for the template.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowStatusChangeTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }
