@@ -43,10 +43,13 @@ def service_environment(settings: Settings, **extra: str) -> dict[str, str]:
 class ServiceProcess:
     """`python -m services.<name>` with its log in a file; start, stop, kill, restart."""
 
-    def __init__(self, name: str, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, name: str, env: dict[str, str], log_dir: Path, replica: int | None = None
+    ) -> None:
         self.name = name
+        self.label = name if replica is None else f"{name}#{replica}"
         self.env = env
-        self.log_path = log_dir / f"{name}.log"
+        self.log_path = log_dir / (f"{name}.log" if replica is None else f"{name}-{replica}.log")
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:

@@ -63,6 +63,7 @@ async def seed(
             street = "Nowhere Road" if kind == "bad-address" else rng.choice(STREETS)
             address = f"{rng.randint(10, 980)} {street}, {city}, {state} {zip_code}"
             owners = rng.sample(OWNERS, k=min(recipients, len(OWNERS)))
+            owners += [f"{OWNERS[n % len(OWNERS)]}{n}" for n in range(len(owners), recipients)]
             campaign = Campaign(
                 name=f"{city} {'market' if kind == 'no-address' else 'home'} update #{index + 1}",
                 agent_name=agent,
