@@ -62,4 +62,5 @@ async def open_mailer(runtime: Runtime) -> Mailer:
     ses = await runtime.stack.enter_async_context(
         async_client(runtime.aws, "ses", runtime.settings)
     )
-    return SesMailer(ses, runtime.settings.sender_email)
+    mailer: Mailer = guard(runtime, SesMailer(ses, runtime.settings.sender_email), "ses")
+    return mailer
