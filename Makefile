@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
+.PHONY: chaos run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -39,6 +39,10 @@ bench-consumer: $(STAMP)
 ## Emails/s through SES on the emulator, and a measured check that a send keeps its rate.
 bench-send: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.send
+
+## The concurrent-campaigns run under faults (ARGS="--on-breaker stop", --campaigns N, --help).
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos $(ARGS)
 
 ## LocalStack (SNS, SQS, SES) on this host without Docker, in the foreground (needs Python 3.13).
 localstack:

@@ -6,7 +6,13 @@ set -euo pipefail
 
 PORT=${LOCALSTACK_PORT:-4566}
 ROOT=${LOCALSTACK_ROOT:-$(pwd)/.dripr/localstack}
-PYTHON313=${PYTHON313:-$(command -v python3.13 2>/dev/null || ls /root/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | head -n1 || true)}
+# A pyenv shim named python3.13 may exist and still fail ("version not selected"): try it first.
+if [ -z "${PYTHON313:-}" ]; then
+  for candidate in "$(command -v python3.13 2>/dev/null)" /root/.pyenv/versions/3.13*/bin/python3.13; do
+    if [ -n "$candidate" ] && "$candidate" -c '' 2>/dev/null; then PYTHON313=$candidate; break; fi
+  done
+fi
+PYTHON313=${PYTHON313:-}
 [ -n "$PYTHON313" ] || { echo "LocalStack on the host needs Python 3.13 (set PYTHON313)" >&2; exit 1; }
 
 mkdir -p "$ROOT"/fs "$ROOT"/tmp "$ROOT"/cache

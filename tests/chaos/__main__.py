@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def main() -> int:
     parser.add_argument("--emulator", help="AWS endpoint (LocalStack); default: a moto server")
     args = parser.parse_args()
     configure_logging("console", "WARNING")
+    logging.getLogger("asyncmy").setLevel(logging.ERROR)  # INSERT IGNORE's duplicate warnings
     options = ChaosOptions(
         campaigns=args.campaigns,
         recipients=args.recipients,

@@ -120,13 +120,14 @@ class Chaos:
         """Malformed and foreign messages onto service queues: each must be dead-lettered."""
         for _ in range(count):
             marker = f"{BAD_MARKER}{self._bad_sent}"
-            self._bad_sent += 1
-            kind, body = self.rng.choice(bad_bodies(marker))
+            bodies = bad_bodies(marker)
+            kind, body = bodies[self._bad_sent % len(bodies)]
             spec = self.rng.choice(TOPOLOGY.queues)
             await self.runtime.sqs.send_message(
                 QueueUrl=await self.runtime.queue_url(spec), MessageBody=body
             )
             self.markers[marker] = spec.name
+            self._bad_sent += 1
             self.log.note(kind, f"{marker} onto {spec.name}")
 
     async def deliver_again(self, sample: int | None) -> int:
