@@ -112,6 +112,12 @@ class CampaignPage(BaseModel):
     page_size: int
 
 
+class CampaignCounts(BaseModel):
+    total: int
+    by_status: dict[CampaignStatus, int]
+    by_sub_status: dict[str, dict[SubStatus, int]]
+
+
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

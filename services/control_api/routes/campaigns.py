@@ -18,6 +18,7 @@ from services.control_api.schemas import (
     AuditOut,
     BatchOut,
     BatchRequest,
+    CampaignCounts,
     CampaignDetail,
     CampaignEdit,
     CampaignIn,
@@ -141,6 +142,27 @@ async def list_campaigns(
         )
         items = [await _out(session, c) for c in rows]
     return CampaignPage(items=items, total=total, page=page, page_size=page_size)
+
+
+@router.get("/counts")
+async def campaign_counts(runtime: RuntimeDep, _: Operator) -> CampaignCounts:
+    """How many campaigns are in each status and each sub-status: the overview's numbers."""
+    columns = [getattr(Campaign, c) for c in SUB_STATUS_COLUMNS]
+    async with runtime.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Campaign.campaign_status, *columns, func.count()).group_by(
+                    Campaign.campaign_status, *columns
+                )
+            )
+        ).all()
+    by_status = dict.fromkeys(CampaignStatus, 0)
+    by_sub = {c: dict.fromkeys(SubStatus, 0) for c in SUB_STATUS_COLUMNS}
+    for status_, *subs, count in rows:
+        by_status[status_] += count
+        for column, value in zip(SUB_STATUS_COLUMNS, subs, strict=True):
+            by_sub[column][value] += count
+    return CampaignCounts(total=sum(by_status.values()), by_status=by_status, by_sub_status=by_sub)
 
 
 @router.get("/{campaign_id}")

@@ -8,10 +8,12 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from infra.topology import TOPOLOGY
 from services.control_api.deps import Operator, RuntimeDep
 from services.control_api.errors import ApiError
 from shared import audit, breakers, pausing
-from shared.db.models import Campaign, CircuitBreakerRow
+from shared.breakers import DEPENDS_ON
+from shared.db.models import Campaign, CircuitBreakerRow, PipelineStateRow
 from shared.statuses import BreakerState, CampaignStatus, PipelineState
 
 router = APIRouter(prefix="/api/v1/queue-management", tags=["queue management"])
@@ -34,12 +36,22 @@ class PausedCampaign(BaseModel):
     paused_at: datetime | None
 
 
+class QueueHold(BaseModel):
+    """Whether a queue's consumer takes new work, as its pause gate answers it."""
+
+    name: str
+    depends_on: list[str]
+    paused: bool
+    reason: str | None
+
+
 class QueueManagementStatus(BaseModel):
     queue_state: PipelineState
     reason: str | None
     changed_at: datetime | None
     changed_by: str | None
     breakers: list[BreakerOut]
+    queues: list[QueueHold]
     paused_campaigns: list[PausedCampaign]
 
 
@@ -47,6 +59,25 @@ class ResumeOut(BaseModel):
     queue_state: PipelineState
     campaigns_resumed: int
     sends_resumed: int
+
+
+def _holds(state: PipelineStateRow, rows: list[CircuitBreakerRow]) -> list[QueueHold]:
+    """The same answer as each consumer's PauseGate: the paused pipeline, else an open breaker."""
+    opened = {r.name for r in rows if r.state is BreakerState.OPEN}
+    holds = []
+    for spec in TOPOLOGY.queues:
+        depends_on = list(DEPENDS_ON.get(spec.name, ()))
+        blocking = [name for name in depends_on if name in opened]
+        if state.state is PipelineState.PAUSED:
+            reason: str | None = f"pipeline paused: {state.reason}"
+        elif blocking:
+            reason = f"circuit breaker {blocking[0]} is open"
+        else:
+            reason = None
+        holds.append(
+            QueueHold(name=spec.name, depends_on=depends_on, paused=bool(reason), reason=reason)
+        )
+    return holds
 
 
 def _breaker(row: CircuitBreakerRow) -> BreakerOut:
@@ -67,7 +98,9 @@ async def status(runtime: RuntimeDep, _: Operator) -> QueueManagementStatus:
         await session.commit()
         state = await pausing.pipeline_state(session)
         assert state is not None
-        rows = await session.scalars(select(CircuitBreakerRow).order_by(CircuitBreakerRow.name))
+        rows = list(
+            await session.scalars(select(CircuitBreakerRow).order_by(CircuitBreakerRow.name))
+        )
         paused = await session.scalars(
             select(Campaign).where(Campaign.paused.is_(True)).order_by(Campaign.id)
         )
@@ -77,6 +110,7 @@ async def status(runtime: RuntimeDep, _: Operator) -> QueueManagementStatus:
             changed_at=state.changed_at,
             changed_by=state.changed_by,
             breakers=[_breaker(r) for r in rows],
+            queues=_holds(state, rows),
             paused_campaigns=[
                 PausedCampaign(
                     id=c.id,
