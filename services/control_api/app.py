@@ -10,7 +10,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from services.control_api import errors
+from services.control_api import dashboard, errors
 from services.control_api.routes import campaigns, public, queue_management, queues, sends
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
@@ -43,6 +43,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     errors.install(app)
     for module in (campaigns, sends, queues, queue_management, public):
         app.include_router(module.router)
+    dashboard.install(app, settings.api_token)
     return app
 
 

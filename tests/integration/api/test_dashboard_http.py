@@ -1,0 +1,126 @@
+"""The dashboard over HTTP without a browser: sign-in, CSRF, pages, and actions through the API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from shared.bootstrap import Runtime
+from shared.db.models import AuditEntry
+from shared.statuses import CampaignStatus as S
+from tests.factories import make_campaign
+from tests.integration.api.conftest import TOKEN
+from tests.integration.api.ui import csrf_of, sign_in, trip
+
+
+@pytest.fixture
+async def browser(api_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A cookie-keeping client that does not follow redirects, like a careful browser."""
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as client:
+        yield client
+
+
+async def test_pages_need_a_session_and_the_root_leads_to_them(
+    browser: httpx.AsyncClient,
+) -> None:
+    root = await browser.get("/")
+    overview = await browser.get("/ui")
+    campaigns = await browser.get("/ui/campaigns?status=ERROR")
+    part = await browser.get("/ui/parts/overview", headers={"X-Dashboard-Fragment": "1"})
+
+    assert (root.status_code, root.headers["location"]) == (307, "/ui")
+    assert (overview.status_code, overview.headers["location"]) == (303, "/ui/login")
+    assert campaigns.headers["location"] == "/ui/login?next=/ui/campaigns%3Fstatus%3DERROR"
+    assert part.status_code == 401
+
+
+async def test_a_wrong_token_signs_nobody_in(browser: httpx.AsyncClient) -> None:
+    form = await browser.get("/ui/login")
+    cookie = form.headers["set-cookie"]
+    refused = await browser.post(
+        "/ui/login",
+        data={"operator": "mallory", "token": "not-the-token", "csrf_token": csrf_of(form.text)},
+    )
+
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
+    assert refused.status_code == 401
+    assert "That is not the operator token" in refused.text
+    assert (await browser.get("/ui")).status_code == 303
+
+
+async def test_sign_in_needs_the_forms_csrf_token(browser: httpx.AsyncClient) -> None:
+    await browser.get("/ui/login")
+    forged = await browser.post("/ui/login", data={"operator": "olivia", "token": TOKEN})
+
+    assert forged.status_code == 403
+    assert (await browser.get("/ui")).status_code == 303
+
+
+async def test_a_post_without_the_csrf_token_changes_nothing(
+    browser: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    campaign = await make_campaign(runtime.sessions, campaign_status=S.DORMANT)
+    csrf = await sign_in(browser)
+
+    missing = await browser.post(f"/ui/campaigns/{campaign}/actions/send_now")
+    wrong = await browser.post(
+        f"/ui/campaigns/{campaign}/actions/send_now", data={"csrf_token": csrf[::-1]}
+    )
+    right = await browser.post(
+        f"/ui/campaigns/{campaign}/actions/send_now", data={"csrf_token": csrf}
+    )
+
+    assert (missing.status_code, wrong.status_code) == (403, 403)
+    assert "Nothing was changed" in missing.text
+    assert right.status_code == 303
+    async with runtime.sessions() as session:
+        trail = list(await session.execute(select(AuditEntry.actor, AuditEntry.action)))
+    assert [tuple(row) for row in trail] == [("olivia", "send_now")]  # one action, by her name
+
+
+async def test_resume_shows_the_apis_refusal_while_a_breaker_is_open(
+    browser: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    await trip(runtime, "ses")
+    csrf = await sign_in(browser)
+
+    page = (await browser.get("/ui")).text
+    refused = await browser.post("/ui/resume", data={"csrf_token": csrf})
+    after = await browser.get("/ui")
+    reset = await browser.post("/ui/breakers/ses/reset", data={"csrf_token": csrf})
+    after_reset = (await browser.get("/ui")).text
+    resumed = await browser.post("/ui/resume", data={"csrf_token": csrf})
+    after_resume = (await browser.get("/ui")).text
+
+    assert "Resuming is manual." in page and "open now: ses" in page
+    assert refused.status_code == 303
+    assert "Cannot resume: circuit breaker ses is open" in after.text
+    assert "Cannot resume" not in (await browser.get("/ui")).text  # a message is shown once
+    assert reset.status_code == 303
+    assert "Breaker ses reset: CLOSED. Nothing was resumed" in after_reset
+    assert resumed.status_code == 303
+    assert "Pipeline resumed" in after_resume
+
+
+async def test_every_page_renders(browser: httpx.AsyncClient, runtime: Runtime) -> None:
+    campaign = await make_campaign(runtime.sessions, campaign_status=S.ERROR, error_reason="boom")
+    await sign_in(browser)
+
+    pages = {
+        "/ui": "Circuit breakers",
+        "/ui/parts/overview": "Sub-statuses",
+        "/ui/campaigns": "Maple Street newsletter",
+        "/ui/campaigns?error=yes&status=ERROR": "1 campaign(s)",
+        f"/ui/campaigns/{campaign}": "Retry",
+        "/ui/dlq": "email-sender",
+        "/ui/dlq/intro": "Nothing here.",
+    }
+    for path, expected in pages.items():
+        response = await browser.get(path)
+        assert response.status_code == 200, (path, response.text)
+        assert expected in response.text, path
+    missing = await browser.get("/ui/campaigns/999999")
+    assert (missing.status_code, "no campaign 999999" in missing.text) == (404, True)
