@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -313,7 +314,9 @@ class Consumer:
                 self._sqs.change_message_visibility,
                 QueueUrl=self.queue_url,
                 ReceiptHandle=receipt,
-                VisibilityTimeout=int(max(0, min(delay, 43_200))),
+                # Rounded up: int(0.4) would make a "not yet" message visible at once, and each
+                # early receive counts towards maxReceiveCount.
+                VisibilityTimeout=math.ceil(max(0, min(delay, 43_200))),
             )
         except Exception as exc:  # it will become visible when its timeout runs out anyway
             log.warning("message.release_failed", error=str(exc))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from infra.provision import Report
 from infra.topology import TOPOLOGY
 from shared.bootstrap import Runtime
 from shared.bus.consumer import Consumer, Handler
-from shared.bus.outcomes import Reject
+from shared.bus.outcomes import Reject, Retry
 from shared.db.models import Campaign, ProcessedEvent, Recipient
 from shared.db.uow import UnitOfWork
 from shared.events import StatusChange
@@ -330,3 +331,25 @@ async def test_the_transition_made_by_a_handler_is_published(
         True,
         True,
     ]
+
+
+async def test_a_sub_second_retry_waits_a_whole_second_not_zero(
+    runtime: Runtime, topology: Report
+) -> None:
+    """Found by the chaos run: Retry(0.4) made the message visible at once (int(0.4) == 0), so a
+    batch waiting out its cooldown was received again and again until SQS dead-lettered it."""
+    event = await started_campaign(runtime)
+    moments: list[float] = []
+
+    async def not_yet(event: StatusChange, uow: UnitOfWork) -> None:
+        moments.append(time.monotonic())
+        if len(moments) < 3:
+            raise Retry("cooldown not over", delay=0.4)
+
+    await send(runtime, event.model_dump_json())
+    async with consuming(runtime, not_yet, wait_time_seconds=0):  # short polls: no long-poll lag
+        await eventually(lambda: queue_is_empty(runtime), within=10)
+
+    assert len(moments) == 3
+    assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(moments))
+    assert await dlq_messages(runtime, topology) == []
