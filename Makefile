@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: chaos run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
+.PHONY: bench chaos run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -39,6 +39,11 @@ bench-consumer: $(STAMP)
 ## Emails/s through SES on the emulator, and a measured check that a send keeps its rate.
 bench-send: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.send
+
+## N campaigns end to end on moto and LocalStack vs a raw SNS/SQS loop and 5 s DB polling
+## (ARGS="--sizes 1000,10000" adds the memory check; --emulators moto for moto alone).
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.pipeline $(ARGS)
 
 ## The concurrent-campaigns run under faults (ARGS="--on-breaker stop", --campaigns N, --help).
 chaos: $(STAMP)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -50,15 +51,18 @@ async def seed(
     *,
     now: datetime | None = None,
     seed_value: int = 7,
+    kinds: Callable[[int, int], str] | None = None,
+    due: datetime | None = None,
 ) -> list[DemoCampaign]:
+    """`kinds` chooses each campaign's kind (default `kind_of`); `due` its first send date."""
     rng = random.Random(seed_value)
-    due = (now or utcnow_naive()) - timedelta(seconds=1)
+    due = due or (now or utcnow_naive()) - timedelta(seconds=1)
     created: list[tuple[Campaign, str]] = []
     async with sessions() as session:
         for index in range(count):
             area, zip_code = AREAS[index % len(AREAS)]
             agent = AGENTS[index % len(AGENTS)]
-            kind = kind_of(index, count)
+            kind = (kinds or kind_of)(index, count)
             city, state = area.split(", ")
             street = "Nowhere Road" if kind == "bad-address" else rng.choice(STREETS)
             address = f"{rng.randint(10, 980)} {street}, {city}, {state} {zip_code}"

@@ -1,0 +1,500 @@
+"""Benchmark: N campaigns end to end through every service, against the ceiling and the old way.
+
+For each emulator (moto server, and LocalStack on this host), in one run:
+
+1. dripr: every service as its own process on MySQL, N campaigns (one recipient each) from
+   DORMANT through sending and back. Reports campaigns/s, messages/s (SQS deliveries handled),
+   the stage hand-off latency (the outbox row written in the transaction that commits a
+   sub-status → the next service starting on it, from the services' JSON logs) p50/p95, SQL
+   statements per transition (the MySQL server's own counters, less this script's), and each
+   service's peak RSS.
+2. The ceiling: a raw aiobotocore loop that publishes the same STATUS_CHANGEs to the topic and
+   receives and deletes every copy from every queue, same message count.
+3. The old way: a poller every 5 s over a jobs table (the FETCHING-as-a-lock design), measured
+   hand-off latency from a row becoming ready to the poller taking it.
+
+`make bench` runs it; `--sizes 1000,10000` adds the memory check (peak RSS per service at each
+size). Figures go to stdout and .dripr/bench/pipeline.json. A script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiobotocore.session import AioSession
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.provision import provision
+from infra.topology import TOPOLOGY
+from shared.aws import async_client
+from shared.bootstrap import bootstrap
+from shared.bus.publisher import string_attributes
+from shared.clock import utcnow_naive
+from shared.config import Settings
+from shared.db.engine import create_engine
+from shared.db.migrate import upgrade
+from shared.db.models import Campaign, OutboxEvent
+from shared.demo.processes import PIPELINE, ServiceProcess, service_environment
+from shared.demo.seed import seed
+from shared.emulator import moto_server, wait_for_http
+from shared.logging import configure_logging
+from shared.statuses import CampaignStatus
+from tests.support import mysql_reachable, scratch_mysql_database
+
+WORKDIR = Path(".dripr/bench")
+POLL_INTERVAL = 5.0
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+# -- 1. dripr ------------------------------------------------------------------------------
+async def run_pipeline(
+    endpoint: str, database_url: str, campaigns: int, logs: Path
+) -> dict[str, Any]:
+    settings = Settings(
+        database_url=database_url,
+        aws_endpoint_url=endpoint,
+        env=f"bench{random.randrange(16**4):04x}",
+        log_format="json",
+        wait_time_seconds=10,
+        scheduler_interval_seconds=0.5,
+        outbox_grace_seconds=10,
+        send_batch_size=50,
+        send_delay_ms=0,
+        send_cooldown_seconds=0,
+        shutdown_grace_seconds=5,
+    )
+    await asyncio.to_thread(upgrade, database_url)
+    await asyncio.to_thread(provision, settings)
+    _clear(logs)
+    async with bootstrap(settings) as runtime:
+        later = utcnow_naive() + timedelta(days=1)
+        await seed(runtime.sessions, campaigns, 1, kinds=lambda i, n: "standard", due=later)
+        env = service_environment(settings)
+        processes = [ServiceProcess(name, env, logs) for name in PIPELINE]
+        for process in processes:
+            process.start()
+        await _until_consuming(logs, len(PIPELINE) - 1)
+        engine = runtime.engine
+        async with engine.connect() as raw_monitor:
+            monitor = await raw_monitor.execution_options(isolation_level="AUTOCOMMIT")
+            before = await _server_counters(monitor)
+            started = time.monotonic()
+            await monitor.execute(update(Campaign).values(next_send_datetime=utcnow_naive()))
+            peak_rss: dict[str, int] = {}
+            while True:
+                done = await monitor.scalar(
+                    select(func.count()).where(
+                        Campaign.campaign_status == CampaignStatus.DORMANT, Campaign.cycle == 1
+                    )
+                )
+                for process in processes:
+                    peak_rss[process.name] = max(peak_rss.get(process.name, 0), _rss(process))
+                if done == campaigns:
+                    break
+                if any(not p.running for p in processes):
+                    raise RuntimeError(f"a service exited; see {logs}")
+                await asyncio.sleep(0.5)
+            elapsed = time.monotonic() - started
+            after = await _server_counters(monitor)
+            own = await _own_statements(monitor)
+        for process in processes:
+            peak_rss[process.name] = max(peak_rss[process.name], _peak(process))
+        for process in processes:
+            process.stop()
+        async with runtime.sessions() as session:
+            events = list(
+                await session.execute(
+                    select(
+                        OutboxEvent.event_id,
+                        OutboxEvent.created_at,
+                        OutboxEvent.to_status,
+                        OutboxEvent.event_type,
+                        OutboxEvent.queue,
+                        OutboxEvent.published_at,
+                    )
+                )
+            )
+    transitions = [e for e in events if e.event_type == "STATUS_CHANGE"]
+    starts = await asyncio.to_thread(_handler_starts, logs)
+    created = {e.event_id: e.created_at for e in events}
+    handoffs = [
+        (start - created[event_id]).total_seconds()
+        for (event_id, _consumer), start in starts.items()
+        if event_id in created
+    ]
+    publish_lags = [
+        (e.published_at - e.created_at).total_seconds() for e in events if e.published_at
+    ]
+    statements = {k: after[k] - before[k] for k in after}
+    statements["Questions"] -= own
+    return {
+        "campaigns": campaigns,
+        "seconds": round(elapsed, 2),
+        "campaigns_per_s": round(campaigns / elapsed, 2),
+        "messages": len(starts),
+        "messages_per_s": round(len(starts) / elapsed, 1),
+        "transitions": len(transitions),
+        "to_statuses": [e.to_status for e in transitions],
+        "direct": sum(1 for e in events if e.queue is not None),
+        "handoff_p50_ms": round(percentile(handoffs, 0.5) * 1000, 1),
+        "handoff_p95_ms": round(percentile(handoffs, 0.95) * 1000, 1),
+        "handoffs": len(handoffs),
+        "commit_to_published_p50_ms": round(percentile(publish_lags, 0.5) * 1000, 1),
+        "commit_to_published_p95_ms": round(percentile(publish_lags, 0.95) * 1000, 1),
+        "sql_statements": statements,
+        "sql_per_transition": round(statements["Questions"] / len(transitions), 1),
+        "peak_rss_mb": {k: round(v / 1024, 1) for k, v in peak_rss.items()},
+    }
+
+
+def _clear(logs: Path) -> None:
+    logs.mkdir(parents=True, exist_ok=True)
+    for old in logs.glob("*.log"):
+        old.unlink()
+
+
+def _consuming(logs: Path) -> int:
+    return sum(1 for path in logs.glob("*.log") if "consumer.started" in path.read_text())
+
+
+async def _until_consuming(logs: Path, consumers: int, within: float = 60) -> None:
+    """Every consuming service has logged consumer.started (the scheduler consumes nothing)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if await asyncio.to_thread(_consuming, logs) >= consumers:
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the services did not start consuming")
+
+
+COUNTERS = ("Questions", "Com_select", "Com_insert", "Com_update", "Com_delete", "Com_commit")
+
+
+async def _server_counters(connection: AsyncConnection) -> dict[str, int]:
+    names = ", ".join(f"'{name}'" for name in COUNTERS)
+    rows = await connection.execute(text(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({names})"))
+    return {str(name): int(value) for name, value in rows}
+
+
+async def _own_statements(connection: AsyncConnection) -> int:
+    """This script's own statements on the monitoring connection, to leave out of the count."""
+    row = (await connection.execute(text("SHOW SESSION STATUS LIKE 'Questions'"))).one()
+    return int(row[1])
+
+
+def _handler_starts(logs: Path) -> dict[tuple[str, str], datetime]:
+    """(event_id, consumer) → when the handler began, the first time it was handled."""
+    starts: dict[tuple[str, str], datetime] = {}
+    for path in logs.glob("*.log"):
+        for line in path.read_text().splitlines():
+            if '"message.handled"' not in line:
+                continue
+            entry = json.loads(line)
+            finished = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
+            began = finished.replace(tzinfo=None) - timedelta(milliseconds=entry["ms"])
+            key = (entry["event_id"], entry["consumer"])
+            if key not in starts or began < starts[key]:
+                starts[key] = began
+    return starts
+
+
+def _status(process: ServiceProcess, field: str) -> int:
+    if process.process is None:
+        return 0
+    try:
+        for line in Path(f"/proc/{process.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return 0
+    return 0
+
+
+def _rss(process: ServiceProcess) -> int:
+    return _status(process, "VmRSS")
+
+
+def _peak(process: ServiceProcess) -> int:
+    return _status(process, "VmHWM")
+
+
+# -- 2. the ceiling ------------------------------------------------------------------------
+async def raw_loop(
+    endpoint: str, to_statuses: list[str], direct: int, publishers: int = 10
+) -> dict[str, Any]:
+    """The same STATUS_CHANGEs published to the topic and as many messages sent straight to the
+    sender's queue (dripr's SEND_BATCHes); every copy received and deleted from every queue."""
+    settings = Settings(aws_endpoint_url=endpoint, env=f"raw{random.randrange(16**4):04x}")
+    report = await asyncio.to_thread(provision, settings)
+    expected = {
+        spec.name: sum(1 for s in to_statuses if CampaignStatus(s) in spec.to_statuses)
+        for spec in TOPOLOGY.queues
+    }
+    expected["email-sender"] += direct
+    total = sum(expected.values())
+    body = json.dumps({"event_type": "STATUS_CHANGE", "benchmark": True})
+    async with (
+        async_client(AioSession(), "sns", settings) as sns,
+        async_client(AioSession(), "sqs", settings) as sqs,
+    ):
+        pending: list[str | None] = [*to_statuses, *([None] * direct)]
+        random.Random(5).shuffle(pending)
+        sender_url = report.queue_urls["email-sender"]
+
+        async def publisher() -> None:
+            while pending:
+                status = pending.pop()
+                if status is None:
+                    await sqs.send_message(QueueUrl=sender_url, MessageBody=body)
+                    continue
+                await sns.publish(
+                    TopicArn=report.topic_arn,
+                    Message=body,
+                    MessageAttributes=string_attributes(
+                        {"event_type": "STATUS_CHANGE", "to_status": status}
+                    ),
+                )
+
+        async def receiver(name: str, url: str) -> None:
+            left = expected[name]
+            while left > 0:
+                response = await sqs.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=10
+                )
+                messages = response.get("Messages", [])
+                if messages:
+                    await sqs.delete_message_batch(
+                        QueueUrl=url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                            for i, m in enumerate(messages)
+                        ],
+                    )
+                    left -= len(messages)
+
+        started = time.monotonic()
+        await asyncio.gather(
+            *(publisher() for _ in range(publishers)),
+            *(receiver(name, url) for name, url in report.queue_urls.items() if expected[name]),
+        )
+        elapsed = time.monotonic() - started
+    return {
+        "messages": total,
+        "seconds": round(elapsed, 2),
+        "messages_per_s": round(total / elapsed, 1),
+    }
+
+
+# -- 3. the old way ------------------------------------------------------------------------
+async def polling_baseline(
+    database_url: str, jobs: int = 60, spread: float = 30.0
+) -> dict[str, Any]:
+    """Rows become ready at random moments; a 5 s poller takes them, FETCHING as the lock."""
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP TABLE IF EXISTS poll_baseline"))
+        await connection.execute(
+            text(
+                "CREATE TABLE poll_baseline (id INT PRIMARY KEY AUTO_INCREMENT, "
+                "status VARCHAR(20) NOT NULL, ready_at DATETIME(6), picked_at DATETIME(6))"
+            )
+        )
+    finished = asyncio.Event()
+
+    async def producer() -> None:
+        rng = random.Random(3)
+        moments = sorted(rng.uniform(0, spread) for _ in range(jobs))
+        began = time.monotonic()
+        for moment in moments:
+            await asyncio.sleep(max(0.0, moment - (time.monotonic() - began)))
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text("INSERT INTO poll_baseline (status, ready_at) VALUES ('READY', :at)"),
+                    {"at": utcnow_naive()},
+                )
+        finished.set()
+
+    async def poller() -> None:
+        while True:
+            async with engine.begin() as connection:
+                rows = await connection.execute(
+                    text(
+                        "SELECT id FROM poll_baseline WHERE status = 'READY' FOR UPDATE SKIP LOCKED"
+                    )
+                )
+                ids = [row[0] for row in rows]
+                if ids:
+                    await connection.execute(
+                        text(
+                            "UPDATE poll_baseline SET status = 'FETCHING', picked_at = :at "
+                            "WHERE id IN (" + ",".join(str(i) for i in ids) + ")"
+                        ),
+                        {"at": utcnow_naive()},
+                    )
+            if finished.is_set() and not ids:
+                return
+            await asyncio.sleep(POLL_INTERVAL)
+
+    await asyncio.gather(producer(), poller())
+    async with engine.connect() as connection:
+        rows = await connection.execute(text("SELECT ready_at, picked_at FROM poll_baseline"))
+        latencies = [(picked - ready).total_seconds() for ready, picked in rows]
+        await connection.execute(text("DROP TABLE poll_baseline"))
+    await engine.dispose()
+    return {
+        "interval_s": POLL_INTERVAL,
+        "jobs": len(latencies),
+        "handoff_p50_ms": round(percentile(latencies, 0.5) * 1000, 1),
+        "handoff_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
+    }
+
+
+# -- the run -------------------------------------------------------------------------------
+@contextmanager
+def emulator(kind: str) -> Iterator[str]:
+    if kind == "moto":
+        with moto_server() as endpoint:
+            yield endpoint
+        return
+    given = os.environ.get("DRIPR_LOCALSTACK_ENDPOINT")
+    if given:
+        yield given
+        return
+    port = 4566
+    WORKDIR.mkdir(parents=True, exist_ok=True)
+    with (WORKDIR / "localstack.log").open("ab") as log:
+        process = subprocess.Popen(
+            ["infra/localstack/run-on-host.sh"],
+            env={**os.environ, "LOCALSTACK_PORT": str(port)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{endpoint}/_localstack/health", timeout=900)
+        yield endpoint
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(timeout=30)
+
+
+async def _baselines(
+    endpoint: str, database_url: str, to_statuses: list[str], direct: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    raw, polling = await asyncio.gather(
+        raw_loop(endpoint, to_statuses, direct), polling_baseline(database_url)
+    )
+    return raw, polling
+
+
+def measure(kind: str, endpoint: str, sizes: list[int]) -> dict[str, Any]:
+    result: dict[str, Any] = {"emulator": kind, "runs": []}
+    for size in sizes:
+        with scratch_mysql_database() as database_url:
+            logs = WORKDIR / f"logs-{kind}-{size}"
+            figures = asyncio.run(run_pipeline(endpoint, database_url, size, logs))
+            if size == sizes[0]:
+                result["raw_loop"], result["polling"] = asyncio.run(
+                    _baselines(endpoint, database_url, figures["to_statuses"], figures["direct"])
+                )
+        figures.pop("to_statuses")
+        figures.pop("direct")
+        result["runs"].append(figures)
+    first = result["runs"][0]
+    result["ratios"] = {
+        "messages_per_s_vs_raw_loop": round(
+            first["messages_per_s"] / result["raw_loop"]["messages_per_s"], 3
+        ),
+        "handoff_p50_speedup_vs_polling": round(
+            result["polling"]["handoff_p50_ms"] / first["handoff_p50_ms"], 1
+        ),
+    }
+    if len(result["runs"]) > 1:
+        small, large = result["runs"][0], result["runs"][-1]
+        result["memory_growth"] = {
+            name: round(large["peak_rss_mb"][name] / small["peak_rss_mb"][name], 3)
+            for name in small["peak_rss_mb"]
+        }
+    return result
+
+
+def print_result(result: dict[str, Any]) -> None:
+    print(f"\n== {result['emulator']}")
+    for run in result["runs"]:
+        print(
+            f"dripr, {run['campaigns']} campaigns: {run['seconds']} s, "
+            f"{run['campaigns_per_s']} campaigns/s, {run['messages']} messages = "
+            f"{run['messages_per_s']} msg/s; hand-off p50 {run['handoff_p50_ms']} ms, "
+            f"p95 {run['handoff_p95_ms']} ms; {run['sql_per_transition']} SQL statements/transition"
+        )
+        print("   peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in run["peak_rss_mb"].items()))
+    raw, polling, ratios = result["raw_loop"], result["polling"], result["ratios"]
+    print(
+        f"raw publish→receive→delete loop: {raw['messages']} messages, "
+        f"{raw['messages_per_s']} msg/s"
+    )
+    print(
+        f"5 s DB polling: hand-off p50 {polling['handoff_p50_ms']} ms, "
+        f"p95 {polling['handoff_p95_ms']} ms over {polling['jobs']} jobs"
+    )
+    ratio = ratios["messages_per_s_vs_raw_loop"]
+    speedup = ratios["handoff_p50_speedup_vs_polling"]
+    print(f"messages/s vs raw loop: {ratio} ({'meets' if ratio >= 0.8 else 'MISSES'} 0.8)")
+    print(
+        f"hand-off p50 vs polling: {speedup}x faster ({'meets' if speedup >= 25 else 'MISSES'} 25x)"
+    )
+    if "memory_growth" in result:
+        growth = result["memory_growth"]
+        flat = all(v <= 1.15 for v in growth.values())
+        print(
+            "peak RSS, largest/smallest size: "
+            + ", ".join(f"{k} {v}" for k, v in growth.items())
+            + f" ({'flat' if flat else 'NOT flat'}: target within 15%)"
+        )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--emulators", default="moto,localstack")
+    parser.add_argument("--sizes", default="1000", help="campaign counts, e.g. 1000,10000")
+    args = parser.parse_args()
+    configure_logging("console", "WARNING")
+    if not mysql_reachable():
+        raise SystemExit(
+            "the pipeline benchmark needs MySQL at 127.0.0.1:3306 (DRIPR_TEST_MYSQL_URL)"
+        )
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = []
+    for kind in args.emulators.split(","):
+        with emulator(kind) as endpoint:
+            result = measure(kind, endpoint, sizes)
+        print_result(result)
+        results.append(result)
+    WORKDIR.mkdir(parents=True, exist_ok=True)
+    (WORKDIR / "pipeline.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nFigures: {WORKDIR / 'pipeline.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
