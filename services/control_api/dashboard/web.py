@@ -17,6 +17,14 @@ from services.control_api.dashboard import session as sessions
 from services.control_api.dashboard.client import Api, Refused
 
 HERE = Path(__file__).parent
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+"""Pages carry no inline script or style, cannot be framed (no clickjacking of the buttons),
+and are not cached: they show live state and a session's CSRF token."""
 FRAGMENT_HEADER = "X-Dashboard-Fragment"
 """Sent by dashboard.js when it refreshes a live region: it wants a 401, not a sign-in page."""
 
@@ -109,7 +117,9 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
         "nav": None,
         **context,
     }
-    response = templates.TemplateResponse(request, name, values, status_code=status_code)
+    response = templates.TemplateResponse(
+        request, name, values, status_code=status_code, headers=HEADERS
+    )
     if flash is not None:
         sessions.clear_flash(response)
     return response
@@ -119,7 +129,7 @@ def fragment(request: Request, name: str, **context: Any) -> HTMLResponse:
     """A live region's content alone; no flash is consumed by a background refresh."""
     who = getattr(request.state, "session", None)
     values = {"session": who, "flash": None, "refresh_ms": config(request).refresh_ms, **context}
-    return templates.TemplateResponse(request, name, values)
+    return templates.TemplateResponse(request, name, values, headers=HEADERS)
 
 
 def redirect(request: Request, url: str, kind: str | None = None, text: str = "") -> Response:

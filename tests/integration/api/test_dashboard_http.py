@@ -13,6 +13,7 @@ from shared.db.models import AuditEntry
 from shared.statuses import CampaignStatus as S
 from tests.factories import make_campaign
 from tests.integration.api.conftest import TOKEN
+from tests.integration.api.test_operations_api import _send
 from tests.integration.api.ui import csrf_of, sign_in, trip
 
 
@@ -124,3 +125,34 @@ async def test_every_page_renders(browser: httpx.AsyncClient, runtime: Runtime) 
         assert expected in response.text, path
     missing = await browser.get("/ui/campaigns/999999")
     assert (missing.status_code, "no campaign 999999" in missing.text) == (404, True)
+
+
+async def test_send_page_pages_recipients_and_shows_the_apis_refusals(
+    browser: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    send_id = await _send(runtime, recipients=30)
+    csrf = await sign_in(browser)
+
+    first = await browser.get(f"/ui/sends/{send_id}")
+    second = await browser.get(f"/ui/sends/{send_id}?page=2")
+    live = await browser.get(f"/ui/parts/sends/{send_id}")
+    await browser.post(
+        f"/ui/sends/{send_id}/controls", data={"csrf_token": csrf, "batch_size": "0"}
+    )
+    refused = (await browser.get(f"/ui/sends/{send_id}")).text
+    await browser.post(
+        f"/ui/sends/{send_id}/controls", data={"csrf_token": csrf, "cooldown_seconds": "9"}
+    )
+    saved = (await browser.get(f"/ui/sends/{send_id}")).text
+    await browser.post(f"/ui/sends/{send_id}/cancel", data={"csrf_token": csrf})
+    await browser.post(f"/ui/sends/{send_id}/resume", data={"csrf_token": csrf})
+    cannot = (await browser.get(f"/ui/sends/{send_id}")).text
+
+    assert "Page 1 of 2" in first.text and "owner0@homes.example" in first.text
+    assert "Page 2 of 2" in second.text and "owner29@homes.example" in second.text
+    assert first.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in first.headers["content-security-policy"]
+    assert 'id="count-pending">30<' in live.text and "<html" not in live.text
+    assert "batch_size" in refused and "greater than or equal to 1" in refused
+    assert "Controls saved: batches of 2, 0 ms between emails, 9 s between batches" in saved
+    assert "CANCELLED" in cannot and "only PAUSED" in cannot.replace("\n", " ")
