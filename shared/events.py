@@ -103,7 +103,9 @@ def parse_body(body: str) -> Event:
 def _load_json(text: str, what: str) -> Any:
     try:
         return json.loads(text)
-    except (json.JSONDecodeError, TypeError) as exc:
+    # ValueError also covers bytes that are not UTF-8 and integers too long to convert; a
+    # nesting deeper than the interpreter's recursion limit raises RecursionError.
+    except (ValueError, TypeError, RecursionError) as exc:
         raise MalformedMessage(f"{what} is not JSON: {exc}") from exc
 
 
