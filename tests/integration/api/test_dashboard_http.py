@@ -156,3 +156,21 @@ async def test_send_page_pages_recipients_and_shows_the_apis_refusals(
     assert "batch_size" in refused and "greater than or equal to 1" in refused
     assert "Controls saved: batches of 2, 0 ms between emails, 9 s between batches" in saved
     assert "CANCELLED" in cannot and "only PAUSED" in cannot.replace("\n", " ")
+
+
+async def test_campaign_list_filters_and_pages(
+    browser: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    for _ in range(3):
+        await make_campaign(runtime.sessions, campaign_status=S.ERROR, error_reason="boom")
+    await make_campaign(runtime.sessions, campaign_status=S.DORMANT)
+    await sign_in(browser)
+
+    first = (await browser.get("/ui/campaigns?status=ERROR&page_size=2")).text
+    second = (await browser.get("/ui/campaigns?status=ERROR&page_size=2&page=2")).text
+    bad = await browser.get("/ui/campaigns?sub_status=nope")
+
+    assert "3 campaign(s), page 1 of 2" in first
+    assert 'href="/ui/campaigns?status=ERROR&amp;page_size=2&amp;page=2"' in first
+    assert "3 campaign(s), page 2 of 2" in second
+    assert bad.status_code == 422 and "sub_status must be" in bad.text
