@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -40,6 +41,11 @@ log = structlog.get_logger(__name__)
 Handler = Callable[[Any, UnitOfWork], Awaitable[None]]
 GiveUp = Callable[[Any, UnitOfWork, str], Awaitable[None]]
 UnitOfWorkFactory = Callable[[str, UUID], UnitOfWork]
+
+MAX_ATTRIBUTES = 10
+"""SQS refuses a message with more attributes than this, so a DLQ copy keeps what fits."""
+_REFUSED_BY_SQS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""Characters SQS refuses in a message attribute value."""
 
 
 @dataclass(frozen=True)
@@ -266,15 +272,11 @@ class Consumer:
 
     async def _dead_letter(self, message: dict[str, Any], reason: str) -> None:
         """Copy to the DLQ with the reason, then delete; with no DLQ, leave it for redrive."""
+        reason = _REFUSED_BY_SQS.sub("\ufffd", reason)  # e.g. a NUL from a JSON key
         log.error("message.dead_lettered", reason=reason, body=message.get("Body", "")[:500])
         if self._dlq_url is None:
             return
-        attributes = {
-            key: value
-            for key, value in message.get("MessageAttributes", {}).items()
-            if value.get("DataType", "").startswith(("String", "Number"))
-        }
-        attributes |= string_attributes(
+        ours = string_attributes(
             {
                 "failure_reason": reason[:1000],
                 "source_queue": self.queue_url.rsplit("/", 1)[-1],
@@ -282,6 +284,12 @@ class Consumer:
                 "failed_consumer": self.name,
             }
         )
+        theirs = [
+            (key, value)
+            for key, value in message.get("MessageAttributes", {}).items()
+            if value.get("DataType", "").startswith(("String", "Number")) and key not in ours
+        ]
+        attributes = dict(theirs[: MAX_ATTRIBUTES - len(ours)]) | ours
         await with_retries(
             self._sqs.send_message,
             QueueUrl=self._dlq_url,

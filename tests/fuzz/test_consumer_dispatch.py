@@ -1,0 +1,172 @@
+"""The consumer runtime's handling of one message, on a stand-in SQS that keeps SQS's rules.
+
+Whatever the body, the attributes or the handler's outcome, a message ends handled (deleted),
+released for a retry, or in the DLQ with a reason SQS accepts; nothing escapes to the loop.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from shared.bus.consumer import Consumer, ConsumerOptions
+from shared.bus.outcomes import AlreadyProcessed, Reject, Retry
+from shared.events import StatusChange
+from shared.statuses import CampaignStatus
+from tests.fuzz import sqs_rules
+from tests.fuzz.strategies import bodies, texts
+
+QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/t-intro"
+DLQ = QUEUE + "-dlq"
+MAX_RECEIVES = 5
+
+
+class RuleKeepingSqs:
+    """Records the calls the consumer makes, refusing what real SQS would refuse."""
+
+    def __init__(self) -> None:
+        self.dead_letters: list[dict[str, Any]] = []
+        self.deleted: list[str] = []
+        self.released: list[str] = []
+
+    async def get_queue_attributes(self, **_: Any) -> dict[str, Any]:
+        policy = {"deadLetterTargetArn": "arn:aws:sqs:x:1:t-intro-dlq", "maxReceiveCount": 5}
+        return {"Attributes": {"VisibilityTimeout": "30", "RedrivePolicy": json.dumps(policy)}}
+
+    async def get_queue_url(self, **_: Any) -> dict[str, str]:
+        return {"QueueUrl": DLQ}
+
+    async def send_message(
+        self, *, QueueUrl: str, MessageBody: str, MessageAttributes: dict[str, Any]
+    ) -> dict[str, str]:
+        refused = sqs_rules.refusal(MessageBody, MessageAttributes)
+        if refused:
+            raise ValueError(f"SQS refuses the message: {refused}")
+        assert QueueUrl == DLQ
+        self.dead_letters.append(MessageAttributes)
+        return {"MessageId": "dlq-1"}
+
+    async def delete_message(self, *, QueueUrl: str, ReceiptHandle: str) -> None:
+        assert QueueUrl == QUEUE
+        self.deleted.append(ReceiptHandle)
+
+    async def delete_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, str]]) -> Any:
+        self.deleted.extend(e["ReceiptHandle"] for e in Entries)
+        return {"Successful": Entries}
+
+    async def change_message_visibility(self, *, ReceiptHandle: str, **_: Any) -> None:
+        self.released.append(ReceiptHandle)
+
+
+class StandInUnitOfWork:
+    def __init__(self, done: bool) -> None:
+        self.done = done
+
+    async def already_processed(self) -> bool:
+        return self.done
+
+
+OUTCOMES = ("ok", "reject", "retry", "raise", "already_processed")
+
+
+def handler_doing(outcome: str, text: str) -> Any:
+    async def handle(event: StatusChange, uow: Any) -> None:
+        if outcome == "reject":
+            raise Reject(text)
+        if outcome == "retry":
+            raise Retry(text, delay=0.5)
+        if outcome == "raise":
+            raise RuntimeError(text)
+        if outcome == "already_processed":
+            raise AlreadyProcessed()
+
+    return handle
+
+
+attribute_names = st.from_regex(r"\A[A-Za-z0-9_\-.]{1,20}\Z").filter(
+    lambda n: not n.startswith(("AWS.", "Amazon."))
+)
+attribute_values = st.one_of(
+    texts.map(sqs_rules.sqs_text)
+    .filter(bool)
+    .map(lambda v: {"DataType": "String", "StringValue": v}),
+    st.integers().map(lambda v: {"DataType": "Number", "StringValue": str(v)}),
+    st.binary(min_size=1).map(lambda v: {"DataType": "Binary", "BinaryValue": v}),
+    st.sampled_from(CampaignStatus).map(
+        lambda v: {"DataType": "String.to_status", "StringValue": v.value}
+    ),
+)
+messages = st.fixed_dictionaries(
+    {
+        "MessageId": st.uuids().map(str),
+        "ReceiptHandle": st.text("abcdef0123456789", min_size=8, max_size=8),
+        "Body": bodies.map(sqs_rules.sqs_text).filter(bool),
+        "MessageAttributes": st.dictionaries(attribute_names, attribute_values, max_size=10),
+        "Attributes": st.fixed_dictionaries(
+            {"ApproximateReceiveCount": st.integers(1, MAX_RECEIVES).map(str)}
+        ),
+    }
+)
+
+MANY_ATTRIBUTES = {
+    "MessageId": "m-1",
+    "ReceiptHandle": "r-1",
+    "Body": "not json",
+    "MessageAttributes": {f"a{i}": {"DataType": "String", "StringValue": "x"} for i in range(7)},
+}
+CONTROL_CHARACTER_KEY = {
+    "MessageId": "m-2",
+    "ReceiptHandle": "r-2",
+    "Body": '{"event_type": "SEND_BATCH", "\\u0000": 1}',
+}
+
+
+@given(
+    message=messages,
+    outcome=st.sampled_from(OUTCOMES),
+    text=texts,
+    done=st.booleans(),
+)
+@example(message=MANY_ATTRIBUTES, outcome="ok", text="", done=False)  # 11 attributes to the DLQ
+@example(message=CONTROL_CHARACTER_KEY, outcome="ok", text="", done=False)  # NUL in the reason
+@example(
+    message={
+        **MANY_ATTRIBUTES,
+        "Body": StatusChange(
+            campaign_id=1, cycle=1, from_status="DORMANT", to_status="WAITING_FOR_DATA"
+        ).model_dump_json(),
+    },
+    outcome="reject",
+    text="\x00\ud800",
+    done=False,
+)  # a handler's exception text that SQS refuses
+async def test_every_message_is_handled_released_or_dead_lettered_with_a_reason(
+    message: dict[str, Any], outcome: str, text: str, done: bool
+) -> None:
+    sqs = RuleKeepingSqs()
+    consumer = Consumer(
+        "intro",
+        QUEUE,
+        sqs,
+        {StatusChange: handler_doing(outcome, text)},
+        lambda _name, _event_id: StandInUnitOfWork(done),  # type: ignore[arg-type, return-value]
+        ConsumerOptions(backoff_base_seconds=0.01),
+    )
+    await consumer._read_queue_settings()
+
+    await consumer._dispatch(message)  # the runtime's own errors would surface here
+    await consumer._deleter.close()
+
+    receipt = message["ReceiptHandle"]
+    if sqs.dead_letters:
+        (attributes,) = sqs.dead_letters
+        assert attributes["failure_reason"]["StringValue"].strip()
+        assert attributes["source_message_id"]["StringValue"] == message["MessageId"]
+        assert sqs.deleted == [receipt] and sqs.released == []
+    else:
+        handled, released = sqs.deleted == [receipt], sqs.released == [receipt]
+        assert handled != released, (sqs.deleted, sqs.released)
+        assert released == (not done and outcome in ("retry", "raise"))
