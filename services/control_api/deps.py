@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Query, Request
 
 from shared.bootstrap import Runtime
 
@@ -32,3 +32,5 @@ def operator(
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 Operator = Annotated[str, Depends(operator)]
+Page = Annotated[int, Query(ge=1, le=1_000_000)]
+"""A page number; bounded, since page x page_size becomes an SQL OFFSET that must fit 64 bits."""

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.topology import TOPOLOGY
-from services.control_api.deps import Operator, RuntimeDep
+from services.control_api.deps import Operator, Page, RuntimeDep
 from services.control_api.errors import ApiError
 from services.control_api.schemas import (
     AuditOut,
@@ -107,7 +107,7 @@ async def list_campaigns(
     ] = None,
     error: bool | None = None,
     paused: bool | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CampaignPage:
     where = []
@@ -271,5 +271,10 @@ async def batch_action(
 
 def _naive(value: object) -> object:
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # e.g. 0001-01-01T00:00+01:00 falls before year 1 in UTC
+            raise ApiError(
+                422, "invalid_request", f"next_send_datetime {value.isoformat()} is out of range"
+            ) from None
     return value

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.control_api.deps import Operator, RuntimeDep
+from services.control_api.deps import Operator, Page, RuntimeDep
 from services.control_api.errors import ApiError
 from shared import sends
 from shared.statuses import DeliveryStatus
@@ -36,7 +36,7 @@ async def send_recipients(
     send_id: int,
     runtime: RuntimeDep,
     _: Operator,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     status: DeliveryStatus | None = None,
 ) -> sends.RecipientPage:
