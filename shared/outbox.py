@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Protocol
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.clock import utcnow_naive
@@ -48,14 +48,14 @@ def add(
         row.from_status = event.from_status.value
         row.to_status = event.to_status.value
     session.add(row)
-    session.info.setdefault(_PENDING, []).append(row.event_id)
+    session.info.setdefault(_PENDING, []).append((row, event))
     return row
 
 
-def take_pending(session: AsyncSession) -> list[str]:
-    """Event ids this session has written to the outbox since the last call."""
-    ids: list[str] = session.info.pop(_PENDING, [])
-    return ids
+def take_pending(session: AsyncSession) -> list[tuple[OutboxEvent, Event]]:
+    """Rows (with their events) this session has written to the outbox since the last call."""
+    pending: list[tuple[OutboxEvent, Event]] = session.info.pop(_PENDING, [])
+    return pending
 
 
 class OutboxRelay:
@@ -70,24 +70,40 @@ class OutboxRelay:
         self._publisher = publisher
         self._grace = grace
 
-    async def publish(self, event_ids: Iterable[str]) -> int:
-        """Publish these committed rows now; a failure is recorded and left for `sweep()`."""
-        ids = list(event_ids)
-        if not ids:
-            return 0
-        async with self._sessions() as session:
-            rows = (
-                await session.scalars(
-                    select(OutboxEvent).where(
-                        OutboxEvent.event_id.in_(ids), OutboxEvent.published_at.is_(None)
-                    )
+    async def publish(self, committed: Iterable[tuple[OutboxEvent, Event]]) -> int:
+        """Publish rows just committed, from memory; a failure is left for `sweep()`.
+
+        The rows and events are the ones the transaction wrote, so nothing is read back: one
+        UPDATE marks what was published (the hot path of every hand-off).
+        """
+        published: list[int] = []
+        failed: dict[int, str] = {}
+        for row, event in committed:
+            try:
+                await self._publisher.publish(
+                    event, queue=row.queue, delay_seconds=row.delay_seconds
                 )
-            ).all()
-            published = 0
-            for row in rows:
-                published += await self._publish_row(row)
+            except Exception as exc:  # the sweep retries it after the grace period
+                failed[row.id] = f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning("outbox.publish_failed", event_id=row.event_id, error=failed[row.id])
+                continue
+            published.append(row.id)
+        async with self._sessions() as session:
+            attempted = OutboxEvent.publish_attempts + 1
+            if published:
+                await session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(published), OutboxEvent.published_at.is_(None))
+                    .values(published_at=utcnow_naive(), publish_attempts=attempted)
+                )
+            for row_id, error in failed.items():
+                await session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id == row_id)
+                    .values(last_error=error, publish_attempts=attempted)
+                )
             await session.commit()
-        return published
+        return len(published)
 
     async def sweep(self, limit: int = 100) -> int:
         """Publish rows left unpublished for longer than the grace period.

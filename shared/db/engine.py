@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -13,11 +15,43 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+PING_AFTER_IDLE_SECONDS = 5.0
+
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if make_url(url).get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
-    return create_async_engine(url, pool_pre_ping=True, pool_recycle=1800, **kwargs)
+    return _mysql_engine(url, **kwargs)
+
+
+def _mysql_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """MySQL with two round trips fewer per session, measured by `make bench`.
+
+    - No reset on return: every Session and Connection here ends its transaction (commit, or
+      rollback on close) before the connection goes back, so the pool's own ROLLBACK doubled
+      each one.
+    - A ping only for a connection idle longer than PING_AFTER_IDLE_SECONDS, not on every
+      checkout: a connection in steady use is known good. One dropped while busy fails its next
+      statement; SQLAlchemy then discards the pool's older connections, and the message that
+      met it is retried by SQS, as the chaos run's dropped-connection fault shows.
+    """
+    engine = create_async_engine(url, pool_recycle=1800, pool_reset_on_return=None, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dbapi_connection.ping(False)
+        except Exception as exc:  # the pool retries the checkout on a fresh connection
+            raise DisconnectionError(str(exc)) from exc
+
+    return engine
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -62,7 +62,7 @@ class UnitOfWork:
         self._committed = True
         if self._relay is not None and pending:
             await self._relay.publish(pending)
-        self._published.extend(pending)
+        self._published.extend(row.event_id for row, _event in pending)
 
     async def already_processed(self) -> bool:
         """A cheap look before doing the work; `commit()` is what actually guarantees once."""

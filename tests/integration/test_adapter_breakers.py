@@ -1,4 +1,4 @@
-"""The adapters the services open are the guarded ones: a real SES outage opens the ses breaker.
+"""Breakers as the services meet them: the adapters they open are guarded, and successes are cheap.
 
 The chaos run found the sender's SES mailer wired without its breaker: an outage failed every
 recipient after three attempts and never paused anything. Here SES really answers 503 (the
@@ -8,6 +8,7 @@ must count those failures until the breaker opens and the pipeline pauses.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,8 @@ import pytest
 from sqlalchemy import update
 
 from infra.provision import Report
-from shared.bootstrap import bootstrap
+from shared.bootstrap import Runtime, bootstrap
+from shared.breakers import CircuitBreaker
 from shared.config import Settings
 from shared.db.models import CircuitBreakerRow, PipelineStateRow
 from shared.pausing import ensure_rows
@@ -59,3 +61,38 @@ async def test_an_ses_outage_opens_the_ses_breaker_through_the_wired_mailer(
         assert breaker.failures == 2 and "chaos: ses is down" in (breaker.last_error or "")
         assert pipeline is not None and pipeline.state is PipelineState.PAUSED
     assert ses_down.fault_stats()["ses_send"] >= 2
+
+
+async def _failures(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        row = await session.get(CircuitBreakerRow, "bedrock")
+    assert row is not None
+    return row.failures
+
+
+async def test_a_success_clears_the_count_without_a_write_per_call(runtime: Runtime) -> None:
+    async def fail() -> None:
+        raise TransientError("bedrock", "ThrottlingException: slow down")
+
+    async def work() -> str:
+        return "ok"
+
+    async with runtime.sessions() as session:
+        await ensure_rows(session)
+        await session.commit()
+    mine, other_replica = (CircuitBreaker("bedrock", runtime.sessions) for _ in range(2))
+    for _ in range(2):
+        with pytest.raises(TransientError):
+            await mine.call(fail)
+    assert await _failures(runtime) == 2
+    assert await mine.call(work) == "ok"  # its own failures: cleared at once
+    assert await _failures(runtime) == 0
+
+    assert await other_replica.call(work) == "ok"  # reads the count (0): no write from now on
+    with pytest.raises(TransientError):
+        await mine.call(fail)
+    assert await other_replica.call(work) == "ok"  # within its second: does not know yet
+    assert await _failures(runtime) == 1
+    await asyncio.sleep(1.1)
+    assert await other_replica.call(work) == "ok"  # a second later it reads 1 and clears it
+    assert await _failures(runtime) == 0
