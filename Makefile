@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: bench chaos run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
+.PHONY: bench chaos fuzz run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -48,6 +48,10 @@ bench: $(STAMP)
 ## The concurrent-campaigns run under faults (ARGS="--on-breaker stop", --campaigns N, --help).
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos $(ARGS)
+
+## Property-based fuzzing with many more examples than `make test` runs (about 10 minutes).
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz
 
 ## LocalStack (SNS, SQS, SES) on this host without Docker, in the foreground (needs Python 3.13).
 localstack:

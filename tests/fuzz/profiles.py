@@ -15,7 +15,7 @@ LONG_FACTOR = 20
 
 SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large]
 
-for _name, _examples in (("ci", 100), ("long", 100 * LONG_FACTOR)):
+for _name, _examples in (("ci", 300), ("long", 300 * LONG_FACTOR)):
     settings.register_profile(
         _name,
         max_examples=_examples,

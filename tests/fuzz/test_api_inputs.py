@@ -174,7 +174,7 @@ async def answered(
     return response
 
 
-@examples(60)
+@examples(150)
 @given(payload=campaign_bodies)
 @example(payload={**VALID_CAMPAIGN, "name": "\ud800"})
 @example(payload={**VALID_CAMPAIGN, "next_send_datetime": "9999-12-31T23:00:00-05:00"})
@@ -185,7 +185,7 @@ async def test_create_campaign(api: httpx.AsyncClient, payload: Any) -> None:
         assert response.json()["name"] == payload["name"]
 
 
-@examples(40)
+@examples(120)
 @given(payload=edit_bodies, campaign=st.just("existing") | path_ids)
 @example(payload={"next_send_datetime": "0001-01-01T00:00:00+01:00"}, campaign="existing")
 @example(payload={"address": "\x00\ud800"}, campaign="existing")
@@ -197,7 +197,7 @@ async def test_edit_campaign(
     await answered(api, "PATCH", f"/api/v1/campaigns/{campaign}", payload)
 
 
-@examples(40)
+@examples(120)
 @given(
     campaign=path_ids,
     query=query("status", "sub_status", "error", "paused", "page", "page_size", "cycle"),
@@ -215,7 +215,7 @@ async def existing(runtime: Runtime) -> list[int]:
     return [await make_campaign(runtime.sessions) for _ in range(3)]
 
 
-@examples(40)
+@examples(120)
 @given(
     action=st.sampled_from(["approve", "reject", "send_now", "retry"]) | path_names,
     payload=batch_bodies,
@@ -242,7 +242,7 @@ async def send_id(runtime: Runtime) -> int:
         return send.id
 
 
-@examples(40)
+@examples(120)
 @given(
     send=st.just("existing") | path_ids,
     payload=control_bodies,
@@ -266,7 +266,7 @@ async def test_sends(
     await answered(api, "PATCH", f"/api/v1/sends/{send}/controls", payload)
 
 
-@examples(15)
+@examples(40)
 @given(
     name=st.sampled_from([q.name for q in TOPOLOGY.queues]) | path_names,
     payload=redrive_bodies,
@@ -281,14 +281,14 @@ async def test_dead_letter_queues(
     await answered(api, "POST", f"/api/v1/queues/{name}/dlq/redrive", payload)
 
 
-@examples(40)
+@examples(120)
 @given(name=st.sampled_from(sorted(BREAKERS)) | path_names, payload=threshold_bodies)
 async def test_breakers(api: httpx.AsyncClient, name: str, payload: Any) -> None:
     await answered(api, "PATCH", f"/api/v1/queue-management/breakers/{name}", payload)
     await answered(api, "POST", f"/api/v1/queue-management/breakers/{name}/reset")
 
 
-@examples(40)
+@examples(120)
 @given(
     token=url_texts | st.builds("{}.{}.{}".format, numbers, numbers, url_texts) | st.just("valid"),
     method=st.sampled_from(["GET", "POST"]),

@@ -43,7 +43,7 @@ async def handle(event: StatusChange, uow: UnitOfWork, seen: list[str]) -> None:
     seen.append(str(event.event_id))
 
 
-@examples(4)
+@examples(12)
 @given(batch=st.lists(messages, min_size=1, max_size=10))
 async def test_a_batch_of_anything_ends_handled_or_dead_lettered_with_a_reason(
     runtime: Runtime, topology: Report, batch: list[dict[str, Any]]

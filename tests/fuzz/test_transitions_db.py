@@ -111,7 +111,7 @@ async def fire_twice(sessions: Sessions, campaign_id: int, trigger: Trigger) -> 
     assert sorted(type(r).__name__ for r in results) == ["StatusChange", "TransitionRefused"]
 
 
-@examples(30)
+@examples(200)
 @given(
     data=waves(DATA_STEPS),
     home=waves(STAGES[1]),
@@ -163,7 +163,7 @@ def failing_data_stage(draw: st.DrawFn) -> tuple[str, list[list[Delivery]]]:
     return failing, draw(waves(DATA_STEPS, failing))
 
 
-@examples(30)
+@examples(200)
 @given(stage=failing_data_stage())
 async def test_a_failed_step_in_any_order_errors_the_campaign_once(
     sessions: Sessions, stage: tuple[str, list[list[Delivery]]]
