@@ -86,7 +86,11 @@ class Runtime:
 @asynccontextmanager
 async def bootstrap(settings: Settings | None = None) -> AsyncIterator[Runtime]:
     settings = settings or Settings()
-    engine = create_engine(settings.database_url)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
     try:
         async with AsyncExitStack() as stack:
             aws = AioSession()

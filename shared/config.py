@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     concurrency: int = Field(10, ge=1, le=100, description="handlers in flight per consumer")
+    db_pool_size: int = Field(10, ge=1, le=200, description="database connections kept open")
+    db_max_overflow: int = Field(
+        10, ge=0, le=200, description="extra connections allowed while busy (MySQL only)"
+    )
     wait_time_seconds: int = Field(10, ge=0, le=20, description="SQS long-poll wait")
     shutdown_grace_seconds: float = Field(20.0, ge=0)
     scheduler_interval_seconds: float = Field(5.0, gt=0)

@@ -65,6 +65,8 @@ def _sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
     never fails with SQLITE_BUSY half-way; writers queue on the busy timeout instead. That is what
     makes the campaign-row compare-and-set safe without MySQL's row locks.
     """
+    kwargs.pop("pool_size", None)  # SQLite's pool is per file; it takes no sizes
+    kwargs.pop("max_overflow", None)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
     @event.listens_for(engine.sync_engine, "connect")

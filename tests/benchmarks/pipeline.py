@@ -104,6 +104,7 @@ async def run_pipeline(
         async with engine.connect() as raw_monitor:
             monitor = await raw_monitor.execution_options(isolation_level="AUTOCOMMIT")
             before = await _server_counters(monitor)
+            cpu_before = await asyncio.to_thread(_cpu_by_process, processes)
             started = time.monotonic()
             await monitor.execute(
                 update(Campaign)
@@ -113,6 +114,10 @@ async def run_pipeline(
             peak_rss: dict[str, int] = {}
             await _until_done(monitor, processes, peak_rss, campaigns, Campaign.id <= last_of_burst)
             elapsed = time.monotonic() - started
+            cpu = {
+                name: round(seconds - cpu_before.get(name, 0.0), 1)
+                for name, seconds in (await asyncio.to_thread(_cpu_by_process, processes)).items()
+            }
             after = await _server_counters(monitor)
             own = await _own_statements(monitor)
             # The trickle: campaigns due at random moments over TRICKLE_SECONDS, the polling
@@ -187,6 +192,8 @@ async def run_pipeline(
         "sql_statements": statements,
         "sql_per_transition": round(statements["Questions"] / len(transitions), 1),
         "peak_rss_mb": {k: round(v / 1024, 1) for k, v in peak_rss.items()},
+        "cpu_seconds": cpu,
+        "cpu_share_of_machine": round(sum(cpu.values()) / (elapsed * (os.cpu_count() or 1)), 2),
     }
 
 
@@ -262,6 +269,30 @@ def _handler_starts(logs: Path) -> dict[tuple[str, str], datetime]:
             if key not in starts or began < starts[key]:
                 starts[key] = began
     return starts
+
+
+OTHERS = {"moto": "moto_server", "localstack": "localstack.runtime.main", "mysql": "mariadbd"}
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_by_process(processes: list[ServiceProcess]) -> dict[str, float]:
+    """CPU seconds so far of each service, the emulator and the database server."""
+    cpu = {p.name: _cpu_seconds(p.process.pid) for p in processes if p.process is not None}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            for name, marker in OTHERS.items():
+                if marker in command:
+                    cpu[name] = cpu.get(name, 0.0) + _cpu_seconds(int(proc.name))
+        except OSError:
+            continue
+    return cpu
 
 
 def _status(process: ServiceProcess, field: str) -> int:
@@ -500,6 +531,11 @@ def print_result(result: dict[str, Any]) -> None:
             f"over {TRICKLE_SECONDS:.0f} s): p50 {run['handoff_p50_ms']} ms, "
             f"p95 {run['handoff_p95_ms']} ms; commit→published p50 "
             f"{run['commit_to_published_p50_ms']} ms"
+        )
+        print(
+            "   CPU seconds during the burst: "
+            + ", ".join(f"{k} {v}" for k, v in run["cpu_seconds"].items())
+            + f" = {run['cpu_share_of_machine']:.0%} of the machine's cores"
         )
         print("   peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in run["peak_rss_mb"].items()))
     raw, polling, ratios = result["raw_loop"], result["polling"], result["ratios"]
