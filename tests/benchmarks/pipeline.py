@@ -568,13 +568,13 @@ async def _baselines(
     return raw, polling
 
 
-def measure(kind: str, endpoint: str, sizes: list[int]) -> dict[str, Any]:
+def measure(kind: str, endpoint: str, sizes: list[int], baselines: bool = True) -> dict[str, Any]:
     result: dict[str, Any] = {"emulator": kind, "runs": []}
     for size in sizes:
         with scratch_mysql_database() as database_url:
             logs = WORKDIR / f"logs-{kind}-{size}"
             figures = asyncio.run(run_pipeline(endpoint, database_url, size, logs))
-            if size == sizes[0]:
+            if baselines and size == sizes[0]:
                 result["raw_loop"], result["polling"] = asyncio.run(
                     _baselines(endpoint, database_url, figures["to_statuses"], figures["direct"])
                 )
@@ -582,14 +582,18 @@ def measure(kind: str, endpoint: str, sizes: list[int]) -> dict[str, Any]:
         figures.pop("direct")
         result["runs"].append(figures)
     first = result["runs"][0]
-    result["ratios"] = {
-        "messages_per_s_vs_raw_loop": round(
-            first["messages_per_s"] / result["raw_loop"]["messages_per_s"], 3
-        ),
-        "handoff_p50_speedup_vs_polling": round(
-            result["polling"]["handoff_p50_ms"] / first["handoff_p50_ms"], 1
-        ),
-    }
+    result["ratios"] = (
+        {}
+        if not baselines
+        else {
+            "messages_per_s_vs_raw_loop": round(
+                first["messages_per_s"] / result["raw_loop"]["messages_per_s"], 3
+            ),
+            "handoff_p50_speedup_vs_polling": round(
+                result["polling"]["handoff_p50_ms"] / first["handoff_p50_ms"], 1
+            ),
+        }
+    )
     largest = result["runs"][-1]
     if largest["campaigns"] > MEMORY_BASELINE:
         result["memory_growth"] = {
@@ -625,6 +629,9 @@ def print_result(result: dict[str, Any]) -> None:
             + f" = {run['cpu_share_of_machine']:.0%} of the machine's cores"
         )
         print("   peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in run["peak_rss_mb"].items()))
+    if "raw_loop" not in result:
+        print_memory(result)
+        return
     raw, polling, ratios = result["raw_loop"], result["polling"], result["ratios"]
     print(
         f"raw publish→receive→delete loop: {raw['messages']} messages, "
@@ -640,6 +647,10 @@ def print_result(result: dict[str, Any]) -> None:
     print(
         f"hand-off p50 vs polling: {speedup}x faster ({'meets' if speedup >= 25 else 'MISSES'} 25x)"
     )
+    print_memory(result)
+
+
+def print_memory(result: dict[str, Any]) -> None:
     if "memory_growth" in result:
         growth = result["memory_growth"]
         flat = all(v <= 1.15 for v in growth.values())
@@ -654,6 +665,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--emulators", default="moto,localstack")
     parser.add_argument("--sizes", default="1000", help="campaign counts, e.g. 1000,10000")
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="skip the raw loop and the poller"
+    )
     args = parser.parse_args()
     configure_logging("console", "WARNING")
     if not mysql_reachable():
@@ -664,7 +678,7 @@ def main() -> int:
     results = []
     for kind in args.emulators.split(","):
         with emulator(kind) as endpoint:
-            result = measure(kind, endpoint, sizes)
+            result = measure(kind, endpoint, sizes, baselines=not args.no_baselines)
         print_result(result)
         results.append(result)
     WORKDIR.mkdir(parents=True, exist_ok=True)
