@@ -241,12 +241,14 @@ async def _drive(
     last_report = 0.0
     outcome = "timeout"
     while time.monotonic() - started < options.timeout:
-        with contextlib.suppress(Exception):  # a dropped connection must not end the run
+        try:
             latest["now"] = await snapshot(runtime.sessions, runtime.sqs, runtime.names)
             await _operator_duties(runtime, operator, options.cycles)
             if time.monotonic() - last_report >= options.monitor_every:
                 last_report = time.monotonic()
                 say(await _status_line(runtime, latest["now"], started, chaos))
+        except Exception as exc:  # a dropped connection must not end the run; say so, go on
+            say(f"  (monitor: {type(exc).__name__}: {exc})")
         for process in processes:
             if not process.running and process.label not in chaos.down:
                 chaos.log.note("crash", f"{process.label} exited by itself; restarting it")
