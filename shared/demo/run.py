@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
+import socket
 import sys
 import time
 from collections.abc import Iterator
@@ -28,9 +30,9 @@ from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
 from shared.db.migrate import upgrade
 from shared.db.models import Campaign, Delivery, OutboxEvent, Recipient
-from shared.demo.processes import ServiceProcess, start_pipeline
+from shared.demo.processes import ServiceProcess, service_environment, start_pipeline
 from shared.demo.seed import DemoCampaign, seed
-from shared.emulator import moto_sent_emails, moto_server
+from shared.emulator import free_port, moto_sent_emails, moto_server
 from shared.monitoring import Snapshot, snapshot
 from shared.operations import apply_batch
 from shared.statuses import CampaignStatus, DeliveryStatus
@@ -59,7 +61,18 @@ def run_demo(options: DemoOptions, base: Settings) -> int:
         )
         for old_log in (WORKDIR / "logs").glob("*.log"):
             old_log.unlink()
-        processes = start_pipeline(settings, WORKDIR / "logs")
+        token, port = secrets.token_urlsafe(18), _api_port(settings.api_port)
+        extra = {"DRIPR_API_TOKEN": token, "DRIPR_API_PORT": str(port)}
+        processes = start_pipeline(settings, WORKDIR / "logs", **extra)
+        api = ServiceProcess(
+            "control_api", service_environment(settings, **extra), WORKDIR / "logs"
+        )
+        api.start()
+        processes["control_api"] = api
+        console.print(
+            f"[bold]Dashboard[/] http://127.0.0.1:{port}/ui (sign in with token [bold]{token}[/]; "
+            "`--keep-running` keeps it up after the cycle)"
+        )
         try:
             return asyncio.run(_drive(settings, options, processes, console))
         finally:
@@ -67,6 +80,16 @@ def run_demo(options: DemoOptions, base: Settings) -> int:
                 process.stop()
             console.print(f"Service logs: {WORKDIR / 'logs'}/<service>.log")
     return 1
+
+
+def _api_port(preferred: int) -> int:
+    """The configured port (8000) when it is free, else any free one."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
 
 
 @contextlib.contextmanager
