@@ -227,8 +227,13 @@ async def test_batch_actions(
 ) -> None:
     if real and isinstance(payload, dict) and isinstance(payload.get("campaign_ids"), list):
         ids = payload["campaign_ids"]
-        payload = {**payload, "campaign_ids": [existing[hash(str(i)) % 3] for i in ids]}
+        payload = {**payload, "campaign_ids": [_pick(existing, i) for i in ids]}
     await answered(api, "POST", f"/api/v1/campaigns/actions/{action}", payload)
+
+
+def _pick(existing: list[int], value: Any) -> Any:
+    """An existing campaign's id for an integer, deterministically; anything else as it is."""
+    return existing[value % len(existing)] if isinstance(value, int) else value
 
 
 @pytest.fixture
