@@ -31,35 +31,10 @@ from shared.statuses import CampaignStatus as S
 from shared.statuses import DeliveryStatus, SubStatus
 from shared.transitions import SUB_STATUS_COLUMNS
 from shared.unsubscribe import read_token
+from tests.chaos.invariants import EXPECTED_PATHS
 from tests.support import eventually
 
-PATHS = {
-    "standard": [
-        "WAITING_FOR_DATA",
-        "WAITING_FOR_HOME_ANALYSIS",
-        "READY_TO_CREATE_EMAIL",
-        "READY_TO_SEND_EMAIL",
-        "SENDING",
-        "DORMANT",
-    ],
-    "no-address": [
-        "WAITING_FOR_DATA",
-        "WAITING_FOR_HOME_ANALYSIS",
-        "READY_TO_CREATE_EMAIL",
-        "READY_TO_SEND_EMAIL",
-        "SENDING",
-        "DORMANT",
-    ],
-    "approval": [
-        "WAITING_FOR_DATA",
-        "WAITING_FOR_HOME_ANALYSIS",
-        "READY_TO_CREATE_EMAIL",
-        "WAITING_FOR_MANUAL_APPROVAL",
-        "READY_TO_SEND_EMAIL",
-        "SENDING",
-        "DORMANT",
-    ],
-}
+PATHS = {kind: EXPECTED_PATHS[kind] for kind in ("standard", "no-address", "approval")}
 
 
 @pytest.fixture
