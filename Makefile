@@ -49,7 +49,7 @@ bench: $(STAMP)
 chaos: $(STAMP)
 	$(BIN)/python -m tests.chaos $(ARGS)
 
-## Property-based fuzzing with many more examples than `make test` runs (about 10 minutes).
+## Property-based fuzzing with 20x the examples `make test` runs (about 16 minutes on 2 cores).
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz
 
