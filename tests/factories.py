@@ -8,6 +8,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.email_creation.app import EMAIL_STEP
+from services.email_sender.app import handle_ready
+from shared import sends
 from shared.bootstrap import Runtime
 from shared.clock import utcnow_naive
 from shared.db.models import Campaign, OutboxEvent, Recipient
@@ -91,3 +94,25 @@ async def ready_to_create(runtime: Runtime, **fields: Any) -> StatusChange:
         mortgage_rate=6.1,
     )
     return event.model_copy(update={"to_status": S.READY_TO_CREATE_EMAIL})
+
+
+async def make_send(
+    runtime: Runtime,
+    recipients: int = 3,
+    controls: sends.Controls | None = None,
+    **fields: Any,
+) -> int:
+    """A send with every recipient PENDING and its first batch queued for the sender."""
+    event = await ready_to_create(runtime, recipients=recipients, **fields)
+    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
+    ready = StatusChange.model_validate_json(
+        (await history(runtime.sessions, event.campaign_id))[-1].payload
+    )
+    controls = controls or sends.Controls(batch_size=2, delay_ms=0, cooldown_seconds=0)
+    await handle_ready(
+        ready, runtime.unit_of_work("email-sender", ready.event_id), controls=controls
+    )
+    async with runtime.sessions() as session:
+        send = await sends.find(session, event.campaign_id)
+    assert send is not None
+    return send.id

@@ -21,7 +21,6 @@ from playwright.async_api import Browser, Page, async_playwright
 from infra.provision import Report
 from services.control_api.app import create_app
 from services.email_creation.app import EMAIL_STEP
-from services.email_sender.app import handle_ready
 from shared import sends
 from shared.bootstrap import Runtime
 from shared.clock import utcnow_naive
@@ -29,7 +28,7 @@ from shared.emulator import free_port
 from shared.events import StatusChange
 from shared.statuses import CampaignStatus as S
 from shared.statuses import SubStatus
-from tests.factories import history, make_campaign, ready_to_create
+from tests.factories import make_campaign, make_send, ready_to_create
 from tests.integration.api.conftest import TOKEN
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -119,20 +118,9 @@ async def waiting_for_approval(runtime: Runtime) -> int:
 
 
 async def running_send(runtime: Runtime, recipients: int) -> int:
-    """A send with every recipient PENDING and its first batch queued for the sender."""
-    event = await ready_to_create(runtime, recipients=recipients, name="Harbor View")
-    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
-    ready = StatusChange.model_validate_json(
-        (await history(runtime.sessions, event.campaign_id))[-1].payload
-    )
+    """A send paced slowly enough to watch its counts move."""
     controls = sends.Controls(batch_size=2, delay_ms=150, cooldown_seconds=1)
-    await handle_ready(
-        ready, runtime.unit_of_work("email-sender", ready.event_id), controls=controls
-    )
-    async with runtime.sessions() as session:
-        send = await sends.find(session, event.campaign_id)
-        assert send is not None
-        return send.id
+    return await make_send(runtime, recipients, controls, name="Harbor View")
 
 
 async def dead_letter(runtime: Runtime, topology: Report, campaign_id: int, reason: str) -> None:

@@ -26,7 +26,7 @@ from shared.pausing import PauseGate, ensure_rows, pause, pipeline_state
 from shared.providers.errors import PermanentError, TransientError
 from shared.providers.mailer import OutgoingEmail, SesMailer
 from shared.statuses import BreakerState, DeliveryStatus, PipelineState
-from tests.integration.api.test_operations_api import _send
+from tests.factories import make_send
 from tests.support import eventually, receive_all
 
 CONFIG = SendConfig("https://news.example", "a-test-secret-of-some-length", retry_base_seconds=0)
@@ -66,7 +66,7 @@ async def test_outage_pauses_everything_and_only_a_manual_resume_continues(
     api: httpx.AsyncClient, runtime: Runtime, topology: Report
 ) -> None:
     await _threshold(runtime, "ses", 3)
-    send_id = await _send(runtime, recipients=4)
+    send_id = await make_send(runtime, recipients=4)
     async with runtime.sessions() as session:
         send = await session.get(sends.Send, send_id)
         assert send is not None

@@ -16,9 +16,8 @@ from shared.db.models import CircuitBreakerRow
 from shared.pausing import pause
 from shared.statuses import BreakerState
 from shared.statuses import CampaignStatus as S
-from tests.factories import load, make_campaign, ready_to_create, start
+from tests.factories import load, make_campaign, make_send, ready_to_create, start
 from tests.integration.api.conftest import TOKEN
-from tests.integration.api.test_operations_api import _send
 
 
 async def dripr(api_url: str, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
@@ -99,7 +98,7 @@ async def test_queues_and_dlq_redrive_dry_run(api_url: str, runtime: Runtime) ->
 
 
 async def test_sends_progress_pause_and_controls(api_url: str, runtime: Runtime) -> None:
-    send_id = await _send(runtime)
+    send_id = await make_send(runtime)
 
     shown = await dripr(api_url, "sends", "progress", str(send_id), "--json")
     paused = await dripr(api_url, "sends", "pause", str(send_id))

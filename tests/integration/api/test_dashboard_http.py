@@ -11,9 +11,8 @@ from sqlalchemy import select
 from shared.bootstrap import Runtime
 from shared.db.models import AuditEntry
 from shared.statuses import CampaignStatus as S
-from tests.factories import make_campaign
+from tests.factories import make_campaign, make_send
 from tests.integration.api.conftest import TOKEN
-from tests.integration.api.test_operations_api import _send
 from tests.integration.api.ui import csrf_of, sign_in, trip
 
 
@@ -130,7 +129,7 @@ async def test_every_page_renders(browser: httpx.AsyncClient, runtime: Runtime) 
 async def test_send_page_pages_recipients_and_shows_the_apis_refusals(
     browser: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    send_id = await _send(runtime, recipients=30)
+    send_id = await make_send(runtime, recipients=30)
     csrf = await sign_in(browser)
 
     first = await browser.get(f"/ui/sends/{send_id}")

@@ -9,38 +9,20 @@ import httpx
 from sqlalchemy import select
 
 from infra.provision import Report
-from services.email_creation.app import EMAIL_STEP
-from services.email_sender.app import handle_ready
 from shared import sends
 from shared.bootstrap import Runtime
 from shared.db.models import AuditEntry, Recipient
 from shared.events import StatusChange
 from shared.statuses import SendStatus
 from shared.unsubscribe import make_token
-from tests.factories import history, ready_to_create
+from tests.factories import make_send, ready_to_create
 from tests.support import receive_all
-
-
-async def _send(runtime: Runtime, recipients: int = 3) -> int:
-    event = await ready_to_create(runtime, recipients=recipients)
-    await EMAIL_STEP.handle(event, runtime.unit_of_work("email-creation", event.event_id))
-    ready = StatusChange.model_validate_json(
-        (await history(runtime.sessions, event.campaign_id))[-1].payload
-    )
-    controls = sends.Controls(batch_size=2, delay_ms=0, cooldown_seconds=0)
-    await handle_ready(
-        ready, runtime.unit_of_work("email-sender", ready.event_id), controls=controls
-    )
-    async with runtime.sessions() as session:
-        send = await sends.find(session, event.campaign_id)
-    assert send is not None
-    return send.id
 
 
 async def test_send_progress_controls_pause_resume_cancel(
     api: httpx.AsyncClient, runtime: Runtime
 ) -> None:
-    send_id = await _send(runtime)
+    send_id = await make_send(runtime)
 
     progress = (await api.get(f"/api/v1/sends/{send_id}")).json()
     recipients = (
