@@ -1,4 +1,4 @@
-"""The production topology as a CloudFormation template, generated from infra/topology.py.
+"""The production topology as a CloudFormation template, generated from shared/adapters/topology.py.
 
 One source of truth: the same data that `dripr provision` applies to an emulator becomes the
 template for AWS, with what only production needs on top: alarms on each dead-letter queue's depth
@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from infra.topology import TOPOLOGY, QueueSpec, Topology, topic_may_send
+from shared.adapters.topology import TOPOLOGY, QueueSpec, Topology, topic_may_send
 
 EXTRA_PERMISSIONS: dict[str, list[dict[str, Any]]] = {
     "intro": [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": "*"}],

@@ -14,8 +14,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from infra.topology import TOPOLOGY, Names, QueueSpec, Topology, topic_may_send
-from shared.aws import sync_client
+from shared.adapters.aws import sync_client
+from shared.adapters.topology import TOPOLOGY, Names, QueueSpec, Topology, topic_may_send
 from shared.config import Settings
 
 

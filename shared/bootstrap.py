@@ -16,18 +16,18 @@ from uuid import UUID
 from aiobotocore.session import AioSession
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from infra.topology import TOPOLOGY, Names, QueueSpec
-from shared.aws import async_client
-from shared.breakers import DEPENDS_ON
-from shared.bus.consumer import Consumer, ConsumerOptions, GiveUp, Handler
-from shared.bus.publisher import Publisher
+from shared.adapters.aws import async_client
+from shared.adapters.db.engine import create_engine, session_factory
+from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.outbox import OutboxRelay
+from shared.adapters.publisher import Publisher
+from shared.adapters.topology import TOPOLOGY, Names, QueueSpec
 from shared.config import Settings
-from shared.db.engine import create_engine, session_factory
-from shared.db.uow import UnitOfWork
-from shared.events import Event, StatusChange
-from shared.outbox import OutboxRelay
-from shared.pausing import PauseGate
-from shared.steps import Step
+from shared.consumer.consumer import Consumer, ConsumerOptions, GiveUp, Handler
+from shared.domain.events import Event, StatusChange
+from shared.service_layer.breakers import DEPENDS_ON
+from shared.service_layer.pausing import PauseGate
+from shared.service_layer.steps import Step
 
 
 class TopicNotProvisioned(RuntimeError):

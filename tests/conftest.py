@@ -10,12 +10,12 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from infra.provision import Report, provision
+from shared.adapters.db.engine import create_engine, session_factory
+from shared.adapters.db.migrate import upgrade
+from shared.adapters.db.models import Base
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
-from shared.db.engine import create_engine, session_factory
-from shared.db.migrate import upgrade
-from shared.db.models import Base
-from shared.emulator import moto_server, reset_sent_emails
+from shared.devtools.emulator import moto_server, reset_sent_emails
 from tests.support import mysql_reachable, scratch_mysql_database
 
 

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.email_creation.app import EMAIL_STEP
 from services.email_sender.app import handle_ready
-from shared import sends
+from shared.adapters.db.models import Campaign, OutboxEvent, Recipient
 from shared.bootstrap import Runtime
-from shared.clock import utcnow_naive
-from shared.db.models import Campaign, OutboxEvent, Recipient
-from shared.events import StatusChange
-from shared.statuses import CampaignStatus as S
-from shared.statuses import SubStatus
-from shared.transitions import DATA_STEPS, Trigger, fire
+from shared.domain.clock import utcnow_naive
+from shared.domain.events import StatusChange
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import SubStatus
+from shared.service_layer import sends
+from shared.service_layer.transitions import DATA_STEPS, Trigger, fire
 
 
 async def make_campaign(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from shared.db.engine import create_engine
+from shared.adapters.db.engine import create_engine
 
 MYSQL_SERVER_URL = os.environ.get("DRIPR_TEST_MYSQL_URL", "mysql+asyncmy://root@127.0.0.1:3306")
 

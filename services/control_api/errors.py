@@ -9,8 +9,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from shared.operations import UnknownCampaigns
-from shared.sends import SendNotFound, SendStateError
+from shared.service_layer.operations import UnknownCampaigns
+from shared.service_layer.sends import SendNotFound, SendStateError
 
 
 class ApiError(Exception):

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.dlq import DeadLetter
-from shared.sends import SendProgress
-from shared.statuses import CampaignStatus, SubStatus
+from shared.adapters.dlq import DeadLetter
+from shared.domain.statuses import CampaignStatus, SubStatus
+from shared.service_layer.sends import SendProgress
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 

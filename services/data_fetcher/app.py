@@ -12,13 +12,13 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from infra.topology import TOPOLOGY
+from shared.adapters.db.models import Campaign
+from shared.adapters.providers.data import DataProvider
+from shared.adapters.providers.factory import open_data_provider
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.db.models import Campaign
-from shared.providers.data import DataProvider
-from shared.providers.factory import open_data_provider
-from shared.runner import run_consumers
-from shared.steps import Outcome, Step
+from shared.entrypoints.runner import run_consumers
+from shared.service_layer.steps import Outcome, Step
 
 Fetch = Callable[[str], Awaitable[dict[str, Any]]]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 
-from infra.topology import TOPOLOGY
 from services.email_creation.builder import build_email
+from shared.adapters.db.models import Campaign, Email
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.db.models import Campaign, Email
-from shared.runner import run_consumers
-from shared.steps import Outcome, Step
+from shared.entrypoints.runner import run_consumers
+from shared.service_layer.steps import Outcome, Step
 
 
 async def build(campaign: Campaign) -> Outcome:

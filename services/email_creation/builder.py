@@ -7,8 +7,8 @@ from functools import cache
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from shared.db.models import Campaign
-from shared.newsletter import UNSUBSCRIBE_URL
+from shared.adapters.db.models import Campaign
+from shared.domain.newsletter import UNSUBSCRIBE_URL
 
 
 @dataclass(frozen=True)

@@ -18,23 +18,23 @@ import structlog
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from infra.topology import TOPOLOGY
 from services.email_sender.delivery import SendConfig, deliver_one, fail_abandoned_claims
-from shared import sends
+from shared.adapters.db.models import Campaign, Delivery, Email, Send
+from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.providers.factory import open_mailer
+from shared.adapters.providers.mailer import Mailer
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.breakers import CircuitBreaker
-from shared.bus.consumer import Handler
-from shared.bus.outcomes import Reject, Retry
-from shared.clock import utcnow_naive
-from shared.db.models import Campaign, Delivery, Email, Send
-from shared.db.uow import UnitOfWork
-from shared.events import Event, SendBatch, StatusChange
-from shared.providers.factory import open_mailer
-from shared.providers.mailer import Mailer
-from shared.runner import run_consumers
-from shared.statuses import CampaignStatus, DeliveryStatus, SendStatus
-from shared.steps import finish_step, mark_failed, pending_campaign
-from shared.transitions import Trigger, fire
+from shared.consumer.consumer import Handler
+from shared.consumer.outcomes import Reject, Retry
+from shared.domain.clock import utcnow_naive
+from shared.domain.events import Event, SendBatch, StatusChange
+from shared.domain.statuses import CampaignStatus, DeliveryStatus, SendStatus
+from shared.entrypoints.runner import run_consumers
+from shared.service_layer import sends
+from shared.service_layer.breakers import CircuitBreaker
+from shared.service_layer.steps import finish_step, mark_failed, pending_campaign
+from shared.service_layer.transitions import Trigger, fire
 
 log = structlog.get_logger(__name__)
 STEP = "send_status"

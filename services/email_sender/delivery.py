@@ -17,14 +17,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from shared.bus.outcomes import Retry
-from shared.clock import utcnow_naive
-from shared.db.models import Delivery, Email, Recipient
-from shared.newsletter import personalise
-from shared.providers.errors import PermanentError, TransientError
-from shared.providers.mailer import Mailer, OutgoingEmail
-from shared.statuses import DeliveryStatus as D
-from shared.unsubscribe import unsubscribe_url
+from shared.adapters.db.models import Delivery, Email, Recipient
+from shared.adapters.providers.mailer import Mailer, OutgoingEmail
+from shared.consumer.outcomes import Retry
+from shared.domain.clock import utcnow_naive
+from shared.domain.errors import PermanentError, TransientError
+from shared.domain.newsletter import personalise
+from shared.domain.statuses import DeliveryStatus as D
+from shared.domain.unsubscribe import unsubscribe_url
 
 log = structlog.get_logger(__name__)
 

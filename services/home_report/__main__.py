@@ -1,3 +1,3 @@
-from shared.runner import main
+from shared.entrypoints.runner import main
 
 main("home_report")

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 
-from infra.topology import TOPOLOGY
+from shared.adapters.db.models import Campaign
+from shared.adapters.providers.data import DataProvider
+from shared.adapters.providers.factory import open_data_provider, open_writer
+from shared.adapters.providers.llm import Writer
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.db.models import Campaign
-from shared.providers.data import DataProvider
-from shared.providers.factory import open_data_provider, open_writer
-from shared.providers.llm import Writer
-from shared.runner import run_consumers
-from shared.steps import Outcome, Step
+from shared.entrypoints.runner import run_consumers
+from shared.service_layer.steps import Outcome, Step
 
 
 def intro_step(provider: DataProvider, writer: Writer) -> Step:

@@ -16,12 +16,12 @@ from datetime import datetime
 import structlog
 from sqlalchemy import select
 
+from shared.adapters.db.models import Campaign
 from shared.bootstrap import Runtime
-from shared.clock import utcnow_naive
-from shared.db.models import Campaign
-from shared.pausing import pipeline_state
-from shared.statuses import CampaignStatus, PipelineState
-from shared.transitions import TransitionRefused, Trigger, fire
+from shared.domain.clock import utcnow_naive
+from shared.domain.statuses import CampaignStatus, PipelineState
+from shared.service_layer.pausing import pipeline_state
+from shared.service_layer.transitions import TransitionRefused, Trigger, fire
 
 log = structlog.get_logger(__name__)
 

@@ -21,14 +21,14 @@ from typing import Any
 from aiobotocore.session import AioSession
 
 from infra.provision import provision
-from infra.topology import TOPOLOGY
-from shared.aws import async_client
-from shared.bus.consumer import Consumer, ConsumerOptions
+from shared.adapters.aws import async_client
+from shared.adapters.db.engine import create_engine, session_factory
+from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.topology import TOPOLOGY
 from shared.config import Settings
-from shared.db.engine import create_engine, session_factory
-from shared.db.uow import UnitOfWork
-from shared.emulator import moto_server
-from shared.events import StatusChange
+from shared.consumer.consumer import Consumer, ConsumerOptions
+from shared.devtools.emulator import moto_server
+from shared.domain.events import StatusChange
 from shared.logging import configure_logging
 
 QUEUE = TOPOLOGY.queue("intro")

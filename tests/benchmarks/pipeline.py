@@ -39,20 +39,20 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from infra.provision import provision
-from infra.topology import TOPOLOGY
-from shared.aws import async_client
+from shared.adapters.aws import async_client
+from shared.adapters.db.engine import create_engine
+from shared.adapters.db.migrate import upgrade
+from shared.adapters.db.models import Campaign, OutboxEvent
+from shared.adapters.publisher import string_attributes
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import bootstrap
-from shared.bus.publisher import string_attributes
-from shared.clock import utcnow_naive
 from shared.config import Settings
-from shared.db.engine import create_engine
-from shared.db.migrate import upgrade
-from shared.db.models import Campaign, OutboxEvent
-from shared.demo.processes import PIPELINE, ServiceProcess, service_environment
-from shared.demo.seed import seed
-from shared.emulator import moto_server, wait_for_http
+from shared.devtools.demo.processes import PIPELINE, ServiceProcess, service_environment
+from shared.devtools.demo.seed import seed
+from shared.devtools.emulator import moto_server, wait_for_http
+from shared.domain.clock import utcnow_naive
+from shared.domain.statuses import CampaignStatus
 from shared.logging import configure_logging
-from shared.statuses import CampaignStatus
 from tests.support import mysql_reachable, scratch_mysql_database
 
 WORKDIR = Path(".dripr/bench")

@@ -30,23 +30,23 @@ from typing import Any
 from sqlalchemy import select
 
 from infra.provision import provision
-from infra.topology import TOPOLOGY
 from services.email_creation.app import EMAIL_STEP
 from services.email_sender.app import handle_batch, handle_ready
 from services.email_sender.delivery import SendConfig
-from shared import sends
+from shared.adapters.db.migrate import upgrade_async
+from shared.adapters.db.models import Campaign, Delivery, Recipient
+from shared.adapters.providers.factory import open_mailer
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime, bootstrap
-from shared.bus.consumer import Handler
 from shared.config import Settings
-from shared.db.migrate import upgrade_async
-from shared.db.models import Campaign, Delivery, Recipient
-from shared.emulator import moto_server
-from shared.events import Event, SendBatch, StatusChange
+from shared.consumer.consumer import Handler
+from shared.devtools.emulator import moto_server
+from shared.domain.events import Event, SendBatch, StatusChange
+from shared.domain.statuses import CampaignStatus, SendStatus, SubStatus
 from shared.logging import configure_logging
-from shared.providers.factory import open_mailer
-from shared.statuses import CampaignStatus, SendStatus, SubStatus
-from shared.steps import mark_failed
-from shared.transitions import DATA_STEPS
+from shared.service_layer import sends
+from shared.service_layer.steps import mark_failed
+from shared.service_layer.transitions import DATA_STEPS
 
 
 async def _campaign(runtime: Runtime, recipients: int, name: str) -> StatusChange:

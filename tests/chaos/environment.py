@@ -12,7 +12,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.emulator import free_port, moto_server, wait_for_http
+from shared.devtools.emulator import free_port, moto_server, wait_for_http
 from tests.support import mysql_reachable, scratch_mysql_database
 
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import select, text
 
-from infra.topology import TOPOLOGY
+from shared.adapters.db.models import OutboxEvent
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.db.models import OutboxEvent
-from shared.demo.processes import ServiceProcess
-from shared.statuses import CampaignStatus
+from shared.devtools.demo.processes import ServiceProcess
+from shared.domain.statuses import CampaignStatus
 from tests.chaos.environment import Ground
 
 BAD_MARKER = "chaos-bad-"

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from infra.topology import TOPOLOGY
-from shared import dlq
+from shared.adapters import dlq
+from shared.adapters.db.models import Campaign, Delivery, Email, OutboxEvent, Recipient
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.db.models import Campaign, Delivery, Email, OutboxEvent, Recipient
-from shared.demo.seed import DemoCampaign
-from shared.statuses import CampaignStatus, DeliveryStatus
+from shared.devtools.demo.seed import DemoCampaign
+from shared.domain.statuses import CampaignStatus, DeliveryStatus
 from tests.chaos.faults import BAD_MARKER
 
 CYCLE = [

@@ -25,18 +25,18 @@ import httpx
 from sqlalchemy import func, select, update
 
 from infra.provision import provision
-from infra.topology import TOPOLOGY
-from shared import pausing
+from shared.adapters.db.migrate import upgrade
+from shared.adapters.db.models import Campaign, CircuitBreakerRow, OutboxEvent
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime, bootstrap
-from shared.clock import utcnow_naive
 from shared.config import Settings
-from shared.db.migrate import upgrade
-from shared.db.models import Campaign, CircuitBreakerRow, OutboxEvent
-from shared.demo.processes import PIPELINE, ServiceProcess, service_environment
-from shared.demo.seed import seed
-from shared.emulator import free_port, moto_sent_emails
-from shared.monitoring import Snapshot, snapshot
-from shared.statuses import BreakerState, CampaignStatus, PipelineState
+from shared.devtools.demo.processes import PIPELINE, ServiceProcess, service_environment
+from shared.devtools.demo.seed import seed
+from shared.devtools.emulator import free_port, moto_sent_emails
+from shared.domain.clock import utcnow_naive
+from shared.domain.statuses import BreakerState, CampaignStatus, PipelineState
+from shared.service_layer import pausing
+from shared.views.monitoring import Snapshot, snapshot
 from tests.chaos.environment import Ground, ground
 from tests.chaos.faults import Chaos, FaultLog, summary
 from tests.chaos.invariants import Check, check_all

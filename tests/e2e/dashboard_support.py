@@ -21,13 +21,13 @@ from playwright.async_api import Browser, Page, async_playwright
 from infra.provision import Report
 from services.control_api.app import create_app
 from services.email_creation.app import EMAIL_STEP
-from shared import sends
 from shared.bootstrap import Runtime
-from shared.clock import utcnow_naive
-from shared.emulator import free_port
-from shared.events import StatusChange
-from shared.statuses import CampaignStatus as S
-from shared.statuses import SubStatus
+from shared.devtools.emulator import free_port
+from shared.domain.clock import utcnow_naive
+from shared.domain.events import StatusChange
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import SubStatus
+from shared.service_layer import sends
 from tests.factories import make_campaign, make_send, ready_to_create
 from tests.integration.api.conftest import TOKEN
 

@@ -25,8 +25,8 @@ from sqlalchemy import select
 
 from infra.provision import Report
 from services.email_sender.app import run as run_sender
+from shared.adapters.db.models import AuditEntry
 from shared.bootstrap import Runtime
-from shared.db.models import AuditEntry
 from tests.e2e.dashboard_support import (
     LAPTOP,
     PHONE,

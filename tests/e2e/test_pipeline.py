@@ -19,18 +19,18 @@ import pytest
 from sqlalchemy import func, select
 
 from infra.provision import Report
-from infra.topology import TOPOLOGY
+from shared.adapters.db.models import Campaign, Delivery, Email, OutboxEvent, Recipient
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
 from shared.config import Settings
-from shared.db.models import Campaign, Delivery, Email, OutboxEvent, Recipient
-from shared.demo.processes import ServiceProcess, service_environment
-from shared.demo.seed import DemoCampaign, seed
-from shared.emulator import moto_sent_emails
-from shared.operations import apply_batch
-from shared.statuses import CampaignStatus as S
-from shared.statuses import DeliveryStatus, SubStatus
-from shared.transitions import SUB_STATUS_COLUMNS
-from shared.unsubscribe import read_token
+from shared.devtools.demo.processes import ServiceProcess, service_environment
+from shared.devtools.demo.seed import DemoCampaign, seed
+from shared.devtools.emulator import moto_sent_emails
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import DeliveryStatus, SubStatus
+from shared.domain.unsubscribe import read_token
+from shared.service_layer.operations import apply_batch
+from shared.service_layer.transitions import SUB_STATUS_COLUMNS
 from tests.chaos.invariants import EXPECTED_PATHS
 from tests.support import eventually
 

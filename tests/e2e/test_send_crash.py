@@ -9,15 +9,15 @@ from sqlalchemy import func, select
 
 from infra.provision import Report
 from services.email_creation.app import EMAIL_STEP
-from shared import sends
+from shared.adapters.db.models import Delivery
 from shared.bootstrap import Runtime
 from shared.config import Settings
-from shared.db.models import Delivery
-from shared.demo.processes import ServiceProcess, service_environment
-from shared.emulator import moto_sent_emails
-from shared.statuses import CampaignStatus as S
-from shared.statuses import DeliveryStatus as D
-from shared.statuses import SendStatus
+from shared.devtools.demo.processes import ServiceProcess, service_environment
+from shared.devtools.emulator import moto_sent_emails
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import DeliveryStatus as D
+from shared.domain.statuses import SendStatus
+from shared.service_layer import sends
 from tests.factories import load, ready_to_create
 from tests.support import eventually
 

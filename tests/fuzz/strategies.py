@@ -8,8 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from shared.events import SendBatch, StatusChange
-from shared.statuses import CampaignStatus
+from shared.domain.events import SendBatch, StatusChange
+from shared.domain.statuses import CampaignStatus
 
 BIG = 10**30
 """Far beyond any database integer column, yet a valid JSON number."""

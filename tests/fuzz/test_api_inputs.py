@@ -19,15 +19,15 @@ from hypothesis import event, example, given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from infra.topology import TOPOLOGY
 from services.control_api.app import create_app
-from shared import sends
+from shared.adapters.db.models import Recipient
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.db.models import Recipient
-from shared.pausing import BREAKERS
-from shared.statuses import CampaignStatus, SubStatus
-from shared.transitions import SUB_STATUS_COLUMNS
-from shared.unsubscribe import make_token
+from shared.domain.statuses import CampaignStatus, SubStatus
+from shared.domain.unsubscribe import make_token
+from shared.service_layer import sends
+from shared.service_layer.pausing import BREAKERS
+from shared.service_layer.transitions import SUB_STATUS_COLUMNS
 from tests.factories import make_campaign
 from tests.fuzz.profiles import examples
 from tests.fuzz.strategies import BIG, json_values, numbers, texts

@@ -12,10 +12,10 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from shared.bus.consumer import Consumer, ConsumerOptions
-from shared.bus.outcomes import AlreadyProcessed, Reject, Retry
-from shared.events import StatusChange
-from shared.statuses import CampaignStatus
+from shared.consumer.consumer import Consumer, ConsumerOptions
+from shared.consumer.outcomes import AlreadyProcessed, Reject, Retry
+from shared.domain.events import StatusChange
+from shared.domain.statuses import CampaignStatus
 from tests.fuzz import sqs_rules
 from tests.fuzz.strategies import bodies, texts
 

@@ -13,11 +13,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.provision import Report
-from infra.topology import TOPOLOGY
+from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.bus.outcomes import Reject
-from shared.db.uow import UnitOfWork
-from shared.events import MalformedMessage, StatusChange, parse_body
+from shared.consumer.outcomes import Reject
+from shared.domain.events import MalformedMessage, StatusChange, parse_body
 from tests.fuzz.profiles import examples
 from tests.fuzz.sqs_rules import MAX_ATTRIBUTES
 from tests.fuzz.test_consumer_dispatch import messages

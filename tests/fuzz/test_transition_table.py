@@ -8,9 +8,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.statuses import CampaignStatus as S
-from shared.statuses import SubStatus
-from shared.transitions import (
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import SubStatus
+from shared.service_layer.transitions import (
     STEPS_OF,
     SUB_STATUS_COLUMNS,
     TRANSITIONS,

@@ -15,12 +15,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.db.uow import UnitOfWork
-from shared.events import StatusChange
-from shared.statuses import CampaignStatus as S
-from shared.statuses import SubStatus
-from shared.steps import finish_step
-from shared.transitions import (
+from shared.adapters.db.uow import UnitOfWork
+from shared.domain.events import StatusChange
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import SubStatus
+from shared.service_layer.steps import finish_step
+from shared.service_layer.transitions import (
     DATA_STEPS,
     SUB_STATUS_COLUMNS,
     TransitionRefused,

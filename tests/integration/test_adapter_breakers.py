@@ -16,15 +16,15 @@ import pytest
 from sqlalchemy import update
 
 from infra.provision import Report
+from shared.adapters.db.models import CircuitBreakerRow, PipelineStateRow
+from shared.adapters.providers.factory import open_mailer
+from shared.adapters.providers.mailer import OutgoingEmail
 from shared.bootstrap import Runtime, bootstrap
-from shared.breakers import CircuitBreaker
 from shared.config import Settings
-from shared.db.models import CircuitBreakerRow, PipelineStateRow
-from shared.pausing import ensure_rows
-from shared.providers.errors import TransientError
-from shared.providers.factory import open_mailer
-from shared.providers.mailer import OutgoingEmail
-from shared.statuses import BreakerState, PipelineState
+from shared.domain.errors import TransientError
+from shared.domain.statuses import BreakerState, PipelineState
+from shared.service_layer.breakers import CircuitBreaker
+from shared.service_layer.pausing import ensure_rows
 from tests.chaos.environment import Ground, fault_proxy
 
 

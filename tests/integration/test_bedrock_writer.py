@@ -12,9 +12,9 @@ import pytest
 from aiobotocore.session import AioSession
 from botocore.exceptions import ClientError
 
-from shared.providers.bedrock import BedrockWriter, bedrock_client_kwargs
-from shared.providers.errors import PermanentError, TransientError
-from shared.providers.llm import prompt
+from shared.adapters.providers.bedrock import BedrockWriter, bedrock_client_kwargs
+from shared.adapters.providers.llm import prompt
+from shared.domain.errors import PermanentError, TransientError
 from tests.standins.bedrock_runtime import BedrockStandin, bedrock_standin
 
 MODEL_ID = "anthropic.claude-3-haiku-20240307-v1:0"

@@ -13,17 +13,17 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from infra.provision import Report
-from infra.topology import TOPOLOGY
+from shared.adapters.db.models import Campaign, ProcessedEvent, Recipient
+from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.bus.consumer import Consumer, Handler
-from shared.bus.outcomes import Reject, Retry
-from shared.db.models import Campaign, ProcessedEvent, Recipient
-from shared.db.uow import UnitOfWork
-from shared.events import StatusChange
-from shared.statuses import CampaignStatus as S
-from shared.statuses import SubStatus
-from shared.steps import finish_step
-from shared.transitions import DATA_STEPS, Trigger, fire
+from shared.consumer.consumer import Consumer, Handler
+from shared.consumer.outcomes import Reject, Retry
+from shared.domain.events import StatusChange
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import SubStatus
+from shared.service_layer.steps import finish_step
+from shared.service_layer.transitions import DATA_STEPS, Trigger, fire
 from tests.conftest import EVENTS
 from tests.factories import history, load, make_campaign
 from tests.support import eventually, receive_all

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.db import engine as engines
+from shared.adapters.db import engine as engines
 
 pytestmark = pytest.mark.mysql
 

@@ -12,13 +12,13 @@ from pathlib import Path
 
 from infra.provision import Report
 from shared.config import Settings
-from shared.demo.processes import service_environment
+from shared.devtools.demo.processes import service_environment
 
 ROOT = Path(__file__).parents[2]
 
 
 async def _health(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "shared.cli", "health"]
+    command = [sys.executable, "-m", "shared.entrypoints.cli", "health"]
     return await asyncio.to_thread(
         subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
     )

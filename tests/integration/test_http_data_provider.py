@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from shared.providers.data import SampleDataProvider
-from shared.providers.errors import PermanentError, TransientError
-from shared.providers.http_data import HttpDataProvider
+from shared.adapters.providers.data import SampleDataProvider
+from shared.adapters.providers.http_data import HttpDataProvider
+from shared.domain.errors import PermanentError, TransientError
 from tests.standins.property_api import PropertyApiStandin, property_api_standin
 
 KEY = "test-key"

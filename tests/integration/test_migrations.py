@@ -13,9 +13,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
-from shared.db.engine import create_engine
-from shared.db.migrate import upgrade
-from shared.db.models import Base
+from shared.adapters.db.engine import create_engine
+from shared.adapters.db.migrate import upgrade
+from shared.adapters.db.models import Base
 from tests.support import mysql_reachable, scratch_mysql_database
 
 

@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 
 from infra.provision import Report
-from infra.topology import TOPOLOGY
 from services.intro.app import intro_step
+from shared.adapters.providers.data import SampleDataProvider
+from shared.adapters.providers.llm import TemplateWriter
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.providers.data import SampleDataProvider
-from shared.providers.llm import TemplateWriter
-from shared.statuses import SubStatus
+from shared.domain.statuses import SubStatus
 from tests.factories import load, start
 from tests.support import eventually, receive_all
 

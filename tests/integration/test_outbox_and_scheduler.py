@@ -7,16 +7,16 @@ import json
 from datetime import timedelta
 
 from infra.provision import Report
-from infra.topology import TOPOLOGY
 from services.scheduler.app import start_due_campaigns, tick
+from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.outbox import OutboxRelay
+from shared.adapters.publisher import Publisher
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.bus.publisher import Publisher
-from shared.clock import utcnow_naive
-from shared.db.uow import UnitOfWork
-from shared.outbox import OutboxRelay
-from shared.pausing import pause, resume
-from shared.statuses import CampaignStatus as S
-from shared.transitions import Trigger, fire
+from shared.domain.clock import utcnow_naive
+from shared.domain.statuses import CampaignStatus as S
+from shared.service_layer.pausing import pause, resume
+from shared.service_layer.transitions import Trigger, fire
 from tests.factories import history, load, make_campaign
 from tests.support import receive_all
 

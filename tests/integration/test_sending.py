@@ -14,20 +14,20 @@ from infra.provision import Report
 from services.email_creation.app import EMAIL_STEP
 from services.email_sender.app import handle_batch, handle_ready
 from services.email_sender.delivery import SendConfig
-from shared import sends
-from shared.aws import async_client
+from shared.adapters.aws import async_client
+from shared.adapters.db.models import Delivery, Recipient, Send
+from shared.adapters.providers.mailer import OutgoingEmail, SesMailer
 from shared.bootstrap import Runtime
-from shared.bus.outcomes import Retry
-from shared.db.models import Delivery, Recipient, Send
-from shared.emulator import moto_sent_emails
-from shared.events import SendBatch, StatusChange
-from shared.operations import apply_batch
-from shared.providers.errors import PermanentError, TransientError
-from shared.providers.mailer import OutgoingEmail, SesMailer
-from shared.statuses import CampaignStatus as S
-from shared.statuses import DeliveryStatus as D
-from shared.statuses import SendStatus, SubStatus
-from shared.steps import mark_failed
+from shared.consumer.outcomes import Retry
+from shared.devtools.emulator import moto_sent_emails
+from shared.domain.errors import PermanentError, TransientError
+from shared.domain.events import SendBatch, StatusChange
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import DeliveryStatus as D
+from shared.domain.statuses import SendStatus, SubStatus
+from shared.service_layer import sends
+from shared.service_layer.operations import apply_batch
+from shared.service_layer.steps import mark_failed
 from tests.factories import history, load, ready_to_create
 from tests.support import receive_all
 

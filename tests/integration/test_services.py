@@ -14,16 +14,16 @@ from services.data_fetcher.app import steps
 from services.email_creation.app import EMAIL_STEP
 from services.home_report.app import home_report_step
 from services.intro.app import intro_step
+from shared.adapters.db.models import Email
+from shared.adapters.providers.data import SampleDataProvider
+from shared.adapters.providers.llm import TemplateWriter
 from shared.bootstrap import Runtime
-from shared.db.models import Email
-from shared.events import StatusChange
-from shared.operations import UnknownCampaigns, apply_batch
-from shared.providers.data import SampleDataProvider
-from shared.providers.errors import TransientError
-from shared.providers.llm import TemplateWriter
-from shared.statuses import CampaignStatus as S
-from shared.statuses import SubStatus
-from shared.transitions import DATA_STEPS, advance
+from shared.domain.errors import TransientError
+from shared.domain.events import StatusChange
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import SubStatus
+from shared.service_layer.operations import UnknownCampaigns, apply_batch
+from shared.service_layer.transitions import DATA_STEPS, advance
 from tests.factories import history, load, ready_to_create, set_ready, start
 from tests.support import receive_all
 

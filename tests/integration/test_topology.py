@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 from infra.provision import Report, provision
-from infra.topology import TOPOLOGY
-from shared.aws import sync_client
+from shared.adapters.aws import sync_client
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
 from shared.config import Settings
-from shared.events import StatusChange
-from shared.statuses import CampaignStatus
+from shared.domain.events import StatusChange
+from shared.domain.statuses import CampaignStatus
 from tests.support import receive_all
 
 

@@ -11,14 +11,21 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.clock import utcnow_naive
-from shared.db.models import Campaign
-from shared.db.uow import UnitOfWork
-from shared.events import StatusChange
-from shared.statuses import CampaignStatus as S
-from shared.statuses import SubStatus
-from shared.steps import finish_step
-from shared.transitions import DATA_STEPS, TransitionRefused, Trigger, advance, fire, retry
+from shared.adapters.db.models import Campaign
+from shared.adapters.db.uow import UnitOfWork
+from shared.domain.clock import utcnow_naive
+from shared.domain.events import StatusChange
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import SubStatus
+from shared.service_layer.steps import finish_step
+from shared.service_layer.transitions import (
+    DATA_STEPS,
+    TransitionRefused,
+    Trigger,
+    advance,
+    fire,
+    retry,
+)
 from tests.factories import history, load, make_campaign
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -23,8 +23,8 @@ from typing import Any, NamedTuple
 
 from aiohttp import web
 
-from shared.providers.data import SampleDataProvider
-from shared.providers.errors import PermanentError
+from shared.adapters.providers.data import SampleDataProvider
+from shared.domain.errors import PermanentError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.cloudformation import render, template
-from infra.topology import TOPOLOGY
+from shared.adapters.topology import TOPOLOGY
 
 COMMITTED = Path(__file__).parents[2] / "infra" / "cloudformation.json"
 

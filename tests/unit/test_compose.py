@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.runner import SERVICES
+from shared.entrypoints.runner import SERVICES
 
 COMPOSE = Path(__file__).parents[2] / "docker-compose.localstack.yml"
 

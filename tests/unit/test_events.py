@@ -3,8 +3,8 @@ from uuid import UUID
 
 import pytest
 
-from shared.events import MalformedMessage, StatusChange, parse_body
-from shared.statuses import CampaignStatus
+from shared.domain.events import MalformedMessage, StatusChange, parse_body
+from shared.domain.statuses import CampaignStatus
 from tests.conftest import EVENTS
 
 

@@ -1,7 +1,7 @@
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
 
-from shared.bus.retrying import transient, with_retries
+from shared.adapters.retrying import transient, with_retries
 
 
 def _client_error(status: int, code: str) -> ClientError:

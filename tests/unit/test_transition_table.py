@@ -2,8 +2,8 @@
 
 from collections import defaultdict
 
-from shared.statuses import CampaignStatus as S
-from shared.transitions import (
+from shared.domain.statuses import CampaignStatus as S
+from shared.service_layer.transitions import (
     DATA_STEPS,
     STEPS_OF,
     SUB_STATUS_COLUMNS,

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 
 from services.email_creation.builder import build_email
-from shared.db.models import Campaign
-from shared.newsletter import UNSUBSCRIBE_URL, personalise
-from shared.unsubscribe import InvalidToken, make_token, read_token, unsubscribe_url
+from shared.adapters.db.models import Campaign
+from shared.domain.newsletter import UNSUBSCRIBE_URL, personalise
+from shared.domain.unsubscribe import InvalidToken, make_token, read_token, unsubscribe_url
 
 SECRET = "a-test-secret-of-some-length"
 

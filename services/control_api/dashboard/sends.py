@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.control_api.dashboard.client import Api
 from services.control_api.dashboard.web import ApiDep, act, fragment, redirect, render
-from shared.statuses import DeliveryStatus
+from shared.domain.statuses import DeliveryStatus
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, status
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from infra.topology import TOPOLOGY
 from services.control_api.deps import Operator, Page, RuntimeDep
 from services.control_api.errors import ApiError
 from services.control_api.schemas import (
@@ -27,12 +26,14 @@ from services.control_api.schemas import (
     Refusal,
     StatusChangeOut,
 )
-from shared import audit, dlq, sends
-from shared.clock import utcnow_naive
-from shared.db.models import AuditEntry, Campaign, OutboxEvent, Recipient
-from shared.operations import apply_batch
-from shared.statuses import IN_PROGRESS, CampaignStatus, SubStatus
-from shared.transitions import SUB_STATUS_COLUMNS
+from shared.adapters import dlq
+from shared.adapters.db.models import AuditEntry, Campaign, OutboxEvent, Recipient
+from shared.adapters.topology import TOPOLOGY
+from shared.domain.clock import utcnow_naive
+from shared.domain.statuses import IN_PROGRESS, CampaignStatus, SubStatus
+from shared.service_layer import audit, sends
+from shared.service_layer.operations import apply_batch
+from shared.service_layer.transitions import SUB_STATUS_COLUMNS
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 

@@ -9,12 +9,12 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select, text, update
 
-from infra.topology import TOPOLOGY
 from services.control_api.deps import RuntimeDep
-from shared import audit
-from shared.clock import utcnow_naive
-from shared.db.models import Recipient
-from shared.unsubscribe import InvalidToken, read_token
+from shared.adapters.db.models import Recipient
+from shared.adapters.topology import TOPOLOGY
+from shared.domain.clock import utcnow_naive
+from shared.domain.unsubscribe import InvalidToken, read_token
+from shared.service_layer import audit
 
 router = APIRouter(tags=["public"])
 log = structlog.get_logger(__name__)

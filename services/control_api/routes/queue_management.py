@@ -8,13 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from infra.topology import TOPOLOGY
 from services.control_api.deps import Operator, RuntimeDep
 from services.control_api.errors import ApiError
-from shared import audit, breakers, pausing
-from shared.breakers import DEPENDS_ON
-from shared.db.models import Campaign, CircuitBreakerRow, PipelineStateRow
-from shared.statuses import BreakerState, CampaignStatus, PipelineState
+from shared.adapters.db.models import Campaign, CircuitBreakerRow, PipelineStateRow
+from shared.adapters.topology import TOPOLOGY
+from shared.domain.statuses import BreakerState, CampaignStatus, PipelineState
+from shared.service_layer import audit, breakers, pausing
+from shared.service_layer.breakers import DEPENDS_ON
 
 router = APIRouter(prefix="/api/v1/queue-management", tags=["queue management"])
 

@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from infra.topology import TOPOLOGY, QueueSpec
 from services.control_api.deps import Operator, RuntimeDep
 from services.control_api.errors import ApiError
 from services.control_api.schemas import RedriveRequest
-from shared import audit, dlq
-from shared.monitoring import QueueDepth, queue_depth
+from shared.adapters import dlq
+from shared.adapters.topology import TOPOLOGY, QueueSpec
+from shared.service_layer import audit
+from shared.views.monitoring import QueueDepth, queue_depth
 
 router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
 

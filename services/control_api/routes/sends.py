@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from services.control_api.deps import Operator, Page, RuntimeDep
 from services.control_api.errors import ApiError
-from shared import sends
-from shared.statuses import DeliveryStatus
+from shared.domain.statuses import DeliveryStatus
+from shared.service_layer import sends
 
 router = APIRouter(prefix="/api/v1", tags=["sends"])
 

@@ -9,7 +9,7 @@ import uvicorn
 
 from services.control_api.app import create_app
 from shared.bootstrap import Runtime
-from shared.emulator import free_port
+from shared.devtools.emulator import free_port
 
 TOKEN = "test-operator-token-0123456789"
 

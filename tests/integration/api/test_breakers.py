@@ -12,20 +12,20 @@ import httpx
 from sqlalchemy import select, update
 
 from infra.provision import Report
-from infra.topology import TOPOLOGY
 from services.email_sender.app import handle_batch
 from services.email_sender.delivery import SendConfig
-from shared import sends
-from shared.aws import async_client
+from shared.adapters.aws import async_client
+from shared.adapters.db.models import Campaign, CircuitBreakerRow, Delivery
+from shared.adapters.providers.mailer import OutgoingEmail, SesMailer
+from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.breakers import CircuitBreaker, Guarded
-from shared.db.models import Campaign, CircuitBreakerRow, Delivery
-from shared.emulator import moto_sent_emails
-from shared.events import SendBatch, StatusChange
-from shared.pausing import PauseGate, ensure_rows, pause, pipeline_state
-from shared.providers.errors import PermanentError, TransientError
-from shared.providers.mailer import OutgoingEmail, SesMailer
-from shared.statuses import BreakerState, DeliveryStatus, PipelineState
+from shared.devtools.emulator import moto_sent_emails
+from shared.domain.errors import PermanentError, TransientError
+from shared.domain.events import SendBatch, StatusChange
+from shared.domain.statuses import BreakerState, DeliveryStatus, PipelineState
+from shared.service_layer import sends
+from shared.service_layer.breakers import CircuitBreaker, Guarded
+from shared.service_layer.pausing import PauseGate, ensure_rows, pause, pipeline_state
 from tests.factories import make_send
 from tests.support import eventually, receive_all
 
@@ -209,7 +209,7 @@ async def test_the_property_data_api_failing_opens_its_breaker_and_pauses_the_pi
 ) -> None:
     """Through real HTTP: the stand-in answers 503 until the breaker opens."""
     from services.data_fetcher.app import steps
-    from shared.providers.http_data import HttpDataProvider
+    from shared.adapters.providers.http_data import HttpDataProvider
     from tests.factories import start
     from tests.standins.property_api import property_api_standin
 

@@ -8,9 +8,9 @@ import httpx
 from sqlalchemy import func, select
 
 from services.email_creation.app import EMAIL_STEP
+from shared.adapters.db.models import AuditEntry, Campaign, Recipient
 from shared.bootstrap import Runtime
-from shared.db.models import AuditEntry, Campaign, Recipient
-from shared.statuses import CampaignStatus as S
+from shared.domain.statuses import CampaignStatus as S
 from tests.factories import history, load, make_campaign, ready_to_create, start
 
 NEW = {
@@ -200,7 +200,7 @@ async def test_an_unknown_id_is_a_404_listing_it_and_the_batch_rolls_back(
 async def test_send_now_and_retry(api: httpx.AsyncClient, runtime: Runtime) -> None:
     from datetime import timedelta
 
-    from shared.clock import utcnow_naive
+    from shared.domain.clock import utcnow_naive
 
     later = await make_campaign(
         runtime.sessions, next_send_datetime=utcnow_naive() + timedelta(days=9)

@@ -11,18 +11,18 @@ import sys
 from sqlalchemy import update
 
 from services.email_creation.app import EMAIL_STEP
+from shared.adapters.db.models import CircuitBreakerRow
 from shared.bootstrap import Runtime
-from shared.db.models import CircuitBreakerRow
-from shared.pausing import pause
-from shared.statuses import BreakerState
-from shared.statuses import CampaignStatus as S
+from shared.domain.statuses import BreakerState
+from shared.domain.statuses import CampaignStatus as S
+from shared.service_layer.pausing import pause
 from tests.factories import load, make_campaign, make_send, ready_to_create, start
 from tests.integration.api.conftest import TOKEN
 
 
 async def dripr(api_url: str, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DRIPR_API_URL": api_url, "DRIPR_API_TOKEN": token, "COLUMNS": "200"}
-    command = [sys.executable, "-m", "shared.cli", *args]
+    command = [sys.executable, "-m", "shared.entrypoints.cli", *args]
     return await asyncio.to_thread(
         subprocess.run, command, env=env, capture_output=True, text=True, timeout=60
     )

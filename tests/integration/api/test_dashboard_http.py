@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from shared.adapters.db.models import AuditEntry
 from shared.bootstrap import Runtime
-from shared.db.models import AuditEntry
-from shared.statuses import CampaignStatus as S
+from shared.domain.statuses import CampaignStatus as S
 from tests.factories import make_campaign, make_send
 from tests.integration.api.conftest import TOKEN
 from tests.integration.api.ui import csrf_of, sign_in, trip

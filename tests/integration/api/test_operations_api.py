@@ -9,12 +9,12 @@ import httpx
 from sqlalchemy import select
 
 from infra.provision import Report
-from shared import sends
+from shared.adapters.db.models import AuditEntry, Recipient
 from shared.bootstrap import Runtime
-from shared.db.models import AuditEntry, Recipient
-from shared.events import StatusChange
-from shared.statuses import SendStatus
-from shared.unsubscribe import make_token
+from shared.domain.events import StatusChange
+from shared.domain.statuses import SendStatus
+from shared.domain.unsubscribe import make_token
+from shared.service_layer import sends
 from tests.factories import make_send, ready_to_create
 from tests.support import receive_all
 

@@ -7,10 +7,10 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
+from shared.adapters.db.models import PipelineStateRow
 from shared.bootstrap import Runtime
-from shared.db.models import PipelineStateRow
-from shared.statuses import CampaignStatus as S
-from shared.statuses import PipelineState, SubStatus
+from shared.domain.statuses import CampaignStatus as S
+from shared.domain.statuses import PipelineState, SubStatus
 from tests.factories import make_campaign
 from tests.integration.api.ui import trip
 

@@ -8,7 +8,7 @@ import re
 import httpx
 
 from shared.bootstrap import Runtime
-from shared.breakers import CircuitBreaker
+from shared.service_layer.breakers import CircuitBreaker
 from tests.integration.api.conftest import TOKEN
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

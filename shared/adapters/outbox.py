@@ -1,0 +1,148 @@
+"""The transactional outbox: events are rows first, messages second.
+
+`add()` writes the event in the caller's transaction, so a STATUS_CHANGE exists exactly when the
+status change committed. `OutboxRelay` publishes committed rows to SNS right after the commit and,
+on a timer, whatever a crash or an SNS error left unpublished.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Protocol
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared.adapters.db.models import OutboxEvent
+from shared.domain.clock import utcnow_naive
+from shared.domain.events import Event, StatusChange, parse_event
+
+log = structlog.get_logger(__name__)
+
+_PENDING = "dripr.outbox.pending"
+
+
+class Publisher(Protocol):
+    async def publish(self, event: Event, *, queue: str | None, delay_seconds: int) -> None: ...
+
+
+def add(
+    session: AsyncSession, event: Event, *, queue: str | None = None, delay_seconds: int = 0
+) -> OutboxEvent:
+    """Write `event` in the caller's transaction: for the topic, or for one queue if given."""
+    row = OutboxEvent(
+        event_id=str(event.event_id),
+        event_type=event.event_type_name(),
+        payload=event.model_dump_json(),
+        queue=queue,
+        delay_seconds=delay_seconds,
+        created_at=event.occurred_at.replace(tzinfo=None),
+    )
+    if hasattr(event, "campaign_id"):
+        row.campaign_id = event.campaign_id
+    if isinstance(event, StatusChange):
+        row.cycle = event.cycle
+        row.from_status = event.from_status.value
+        row.to_status = event.to_status.value
+    session.add(row)
+    session.info.setdefault(_PENDING, []).append((row, event))
+    return row
+
+
+def take_pending(session: AsyncSession) -> list[tuple[OutboxEvent, Event]]:
+    """Rows (with their events) this session has written to the outbox since the last call."""
+    pending: list[tuple[OutboxEvent, Event]] = session.info.pop(_PENDING, [])
+    return pending
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        publisher: Publisher,
+        *,
+        grace: timedelta = timedelta(seconds=10),
+    ) -> None:
+        self._sessions = session_factory
+        self._publisher = publisher
+        self._grace = grace
+
+    async def publish(self, committed: Iterable[tuple[OutboxEvent, Event]]) -> int:
+        """Publish rows just committed, from memory; a failure is left for `sweep()`.
+
+        The rows and events are the ones the transaction wrote, so nothing is read back: one
+        UPDATE marks what was published (the hot path of every hand-off).
+        """
+        published: list[int] = []
+        failed: dict[int, str] = {}
+        for row, event in committed:
+            try:
+                await self._publisher.publish(
+                    event, queue=row.queue, delay_seconds=row.delay_seconds
+                )
+            except Exception as exc:  # the sweep retries it after the grace period
+                failed[row.id] = f"{type(exc).__name__}: {exc}"[:2000]
+                log.warning("outbox.publish_failed", event_id=row.event_id, error=failed[row.id])
+                continue
+            published.append(row.id)
+        async with self._sessions() as session:
+            attempted = OutboxEvent.publish_attempts + 1
+            if published:
+                await session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id.in_(published), OutboxEvent.published_at.is_(None))
+                    .values(published_at=utcnow_naive(), publish_attempts=attempted)
+                )
+            for row_id, error in failed.items():
+                await session.execute(
+                    update(OutboxEvent)
+                    .where(OutboxEvent.id == row_id)
+                    .values(last_error=error, publish_attempts=attempted)
+                )
+            await session.commit()
+        return len(published)
+
+    async def sweep(self, limit: int = 100) -> int:
+        """Publish rows left unpublished for longer than the grace period.
+
+        Several relays may sweep at once: MySQL's SKIP LOCKED keeps them on different rows, and
+        a row published twice is harmless because consumers deduplicate by event_id.
+        """
+        cutoff = utcnow_naive() - self._grace
+        async with self._sessions() as session:
+            query = (
+                select(OutboxEvent)
+                .where(OutboxEvent.published_at.is_(None), OutboxEvent.created_at <= cutoff)
+                .order_by(OutboxEvent.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            rows = (await session.scalars(query)).all()
+            published = 0
+            for row in rows:
+                published += await self._publish_row(row)
+            await session.commit()
+        if rows:
+            log.info("outbox.swept", published=published, attempted=len(rows))
+        return published
+
+    async def _publish_row(self, row: OutboxEvent) -> int:
+        row.publish_attempts += 1
+        try:
+            event = parse_event(json.loads(row.payload))
+            await self._publisher.publish(event, queue=row.queue, delay_seconds=row.delay_seconds)
+        except Exception as exc:
+            row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            log.warning("outbox.publish_failed", event_id=row.event_id, error=row.last_error)
+            return 0
+        row.published_at = utcnow_naive()
+        row.last_error = None
+        return 1
+
+
+async def unpublished_count(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+    return int(await session.scalar(query) or 0)

@@ -1,0 +1,66 @@
+"""Choose and open each dependency's adapter from settings: real, or the embedded default."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.adapters.aws import async_client
+from shared.adapters.providers.data import DataProvider, SampleDataProvider
+from shared.adapters.providers.llm import TemplateWriter, Writer
+from shared.adapters.providers.mailer import Mailer, SesMailer
+from shared.bootstrap import Runtime
+from shared.service_layer.breakers import CircuitBreaker, Guarded
+
+
+def guard(runtime: Runtime, adapter: Any, breaker: str) -> Any:
+    """Every call of the adapter goes through the dependency's circuit breaker."""
+    ignore = tuple(t.strip() for t in runtime.settings.breaker_ignore.split(","))
+    return Guarded(adapter, CircuitBreaker(breaker, runtime.sessions, ignore))
+
+
+async def open_data_provider(runtime: Runtime) -> DataProvider:
+    provider: DataProvider = guard(runtime, await _data_provider(runtime), "property-data")
+    return provider
+
+
+async def _data_provider(runtime: Runtime) -> DataProvider:
+    settings = runtime.settings
+    if settings.data_provider == "sample":
+        return SampleDataProvider()
+    from shared.adapters.providers.http_data import HttpDataProvider
+
+    if not settings.data_api_url:
+        raise ValueError("DRIPR_DATA_PROVIDER=http needs DRIPR_DATA_API_URL")
+    provider = HttpDataProvider(
+        settings.data_api_url, settings.data_api_key, timeout=settings.data_timeout_seconds
+    )
+    runtime.stack.push_async_callback(provider.aclose)
+    return provider
+
+
+async def open_writer(runtime: Runtime) -> Writer:
+    writer: Writer = guard(runtime, await _writer(runtime), "bedrock")
+    return writer
+
+
+async def _writer(runtime: Runtime) -> Writer:
+    settings = runtime.settings
+    if settings.llm == "template":
+        return TemplateWriter()
+    from shared.adapters.providers.bedrock import BedrockWriter, bedrock_client_kwargs
+
+    kwargs = bedrock_client_kwargs(
+        settings.aws_region, settings.bedrock_endpoint_url, settings.llm_timeout_seconds
+    )
+    client = await runtime.stack.enter_async_context(
+        runtime.aws.create_client("bedrock-runtime", **kwargs)
+    )
+    return BedrockWriter(client, settings.bedrock_model_id)
+
+
+async def open_mailer(runtime: Runtime) -> Mailer:
+    ses = await runtime.stack.enter_async_context(
+        async_client(runtime.aws, "ses", runtime.settings)
+    )
+    mailer: Mailer = guard(runtime, SesMailer(ses, runtime.settings.sender_email), "ses")
+    return mailer

@@ -1,0 +1,67 @@
+"""Sending one email through Amazon SES (v1 SendEmail: moto and LocalStack both speak it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.domain.errors import PermanentError, TransientError
+
+PERMANENT_CODES = frozenset(
+    {
+        "MessageRejected",
+        "MailFromDomainNotVerified",
+        "InvalidParameterValue",
+        "AccountSendingPaused",
+    }
+)
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    html: str
+    text: str
+    reply_to: str | None = None
+
+
+class Mailer(Protocol):
+    async def send(self, email: OutgoingEmail) -> str:
+        """Send; return the provider's message id."""
+        ...
+
+
+class SesMailer:
+    def __init__(self, ses: Any, sender: str) -> None:
+        self._ses = ses
+        self._sender = sender
+
+    async def send(self, email: OutgoingEmail) -> str:
+        request: dict[str, Any] = {
+            "Source": self._sender,
+            "Destination": {"ToAddresses": [email.to]},
+            "Message": {
+                "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                "Body": {
+                    "Html": {"Data": email.html, "Charset": "UTF-8"},
+                    "Text": {"Data": email.text, "Charset": "UTF-8"},
+                },
+            },
+        }
+        if email.reply_to:
+            request["ReplyToAddresses"] = [email.reply_to]
+        try:
+            response = await self._ses.send_email(**request)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            code = str(error.get("Code", "Unknown"))
+            message = f"{code}: {error.get('Message', exc)}"
+            if code in PERMANENT_CODES:
+                raise PermanentError("ses", message) from exc
+            raise TransientError("ses", message) from exc
+        except BotoCoreError as exc:  # connection refused, timeouts
+            raise TransientError("ses", f"{type(exc).__name__}: {exc}") from exc
+        return str(response["MessageId"])

@@ -1,0 +1,112 @@
+"""dripr's messaging topology as data: one topic, one queue and dead-letter queue per consumer.
+
+Every consumer's queue is subscribed to the STATUS_CHANGE topic with raw delivery and a filter
+policy on `to_status`, so a service only ever sees the transitions it acts on. Visibility timeouts
+are sized to the work: the timeout is the lock on a message, and a heartbeat extends it for
+handlers that run long.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from shared.domain.events import STATUS_CHANGE
+from shared.domain.statuses import CampaignStatus
+
+S = CampaignStatus
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    service: str
+    to_statuses: tuple[CampaignStatus, ...]
+    visibility_timeout: int
+    max_receive_count: int = 5
+    retention_seconds: int = 4 * 24 * 3600
+    dlq_retention_seconds: int = 14 * 24 * 3600
+
+    def filter_policy(self) -> str:
+        return json.dumps(
+            {
+                "event_type": [STATUS_CHANGE],
+                "to_status": [status.value for status in self.to_statuses],
+            },
+            sort_keys=True,
+        )
+
+
+@dataclass(frozen=True)
+class Topology:
+    topic: str
+    queues: tuple[QueueSpec, ...]
+
+    def queue(self, name: str) -> QueueSpec:
+        for spec in self.queues:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"no queue named {name!r}; known: {', '.join(q.name for q in self.queues)}")
+
+    def queues_of(self, service: str) -> tuple[QueueSpec, ...]:
+        return tuple(spec for spec in self.queues if spec.service == service)
+
+    def receivers_of(self, status: CampaignStatus) -> set[str]:
+        return {spec.name for spec in self.queues if status in spec.to_statuses}
+
+
+TOPOLOGY = Topology(
+    topic="status-change",
+    queues=(
+        # One queue per data kind: each fetch succeeds, fails and retries on its own.
+        QueueSpec("property", "data_fetcher", (S.WAITING_FOR_DATA,), visibility_timeout=60),
+        QueueSpec("active-listings", "data_fetcher", (S.WAITING_FOR_DATA,), visibility_timeout=60),
+        QueueSpec("recent-sales", "data_fetcher", (S.WAITING_FOR_DATA,), visibility_timeout=60),
+        QueueSpec("local-market", "data_fetcher", (S.WAITING_FOR_DATA,), visibility_timeout=60),
+        QueueSpec("intro", "intro", (S.WAITING_FOR_DATA,), visibility_timeout=180),
+        QueueSpec(
+            "home-report", "home_report", (S.WAITING_FOR_HOME_ANALYSIS,), visibility_timeout=180
+        ),
+        QueueSpec(
+            "email-creation", "email_creation", (S.READY_TO_CREATE_EMAIL,), visibility_timeout=120
+        ),
+        QueueSpec("email-sender", "email_sender", (S.READY_TO_SEND_EMAIL,), visibility_timeout=300),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Names:
+    """Physical names: every resource carries the environment prefix."""
+
+    env: str
+
+    def topic(self, topology: Topology = TOPOLOGY) -> str:
+        return f"{self.env}-dripr-{topology.topic}"
+
+    def queue(self, spec: QueueSpec) -> str:
+        return f"{self.env}-dripr-{spec.name}"
+
+    def dlq(self, spec: QueueSpec) -> str:
+        return f"{self.env}-dripr-{spec.name}-dlq"
+
+
+def topic_may_send(queue_arn: Any, topic_arn: Any) -> dict[str, Any]:
+    """The queue policy that lets the STATUS_CHANGE topic deliver to a queue (needed on AWS).
+
+    ARNs are values for the provisioner and CloudFormation references for the template.
+    """
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AllowStatusChangeTopic",
+                "Effect": "Allow",
+                "Principal": {"Service": "sns.amazonaws.com"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+                "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+            }
+        ],
+    }

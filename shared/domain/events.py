@@ -1,0 +1,117 @@
+"""Events on the bus, and the one way to turn an SQS message body back into one.
+
+A body is either the raw event JSON (raw-delivery subscriptions, or a message sent straight to a
+queue) or an SNS notification envelope around it. Anything else is rejected with a
+`MalformedMessage` whose text says why; the consumer runtime dead-letters it with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+from shared.domain.statuses import CampaignStatus
+
+STATUS_CHANGE: Literal["STATUS_CHANGE"] = "STATUS_CHANGE"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class MalformedMessage(ValueError):
+    """A message that can never be handled, however often it is retried."""
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: UUID = Field(default_factory=uuid4)
+    occurred_at: AwareDatetime = Field(default_factory=utcnow)
+
+    def message_attributes(self) -> dict[str, str]:
+        """String attributes SNS filter policies and SQS consumers can see without parsing."""
+        return {"event_type": self.event_type_name()}
+
+    @classmethod
+    def event_type_name(cls) -> str:
+        field = cls.model_fields["event_type"]
+        return str(field.default)
+
+
+class StatusChange(Event):
+    """A campaign moved from one status to another; services subscribe by `to_status`."""
+
+    event_type: Literal["STATUS_CHANGE"] = "STATUS_CHANGE"
+    version: Literal[1] = 1
+    campaign_id: int = Field(gt=0)
+    cycle: int = Field(ge=0)
+    from_status: CampaignStatus
+    to_status: CampaignStatus
+    reason: str | None = None
+
+    def message_attributes(self) -> dict[str, str]:
+        return {**super().message_attributes(), "to_status": self.to_status.value}
+
+
+class SendBatch(Event):
+    """Deliver the next batch of a send. Sent straight to the sender's queue, delayed by the
+    send's cooldown; `batch` is its sequence number, so a duplicate of a batch is recognised."""
+
+    event_type: Literal["SEND_BATCH"] = "SEND_BATCH"
+    version: Literal[1] = 1
+    send_id: int = Field(gt=0)
+    campaign_id: int = Field(gt=0)
+    cycle: int = Field(ge=0)
+    batch: int = Field(ge=0)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {STATUS_CHANGE: StatusChange, "SEND_BATCH": SendBatch}
+"""Every event type dripr knows, by the `event_type` it carries."""
+
+
+def parse_event(payload: dict[str, Any]) -> Event:
+    event_type = payload.get("event_type")
+    model = EVENT_TYPES.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        raise MalformedMessage(f"unknown event_type {event_type!r}")
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise MalformedMessage(_describe(exc)) from exc
+
+
+def parse_body(body: str) -> Event:
+    """Parse an SQS message body, unwrapping an SNS envelope if there is one."""
+    document = _load_json(body, "message body")
+    if isinstance(document, dict) and document.get("Type") == "Notification":
+        message = document.get("Message")
+        if not isinstance(message, str):
+            raise MalformedMessage("SNS envelope has no string 'Message'")
+        document = _load_json(message, "SNS Message")
+    if not isinstance(document, dict):
+        raise MalformedMessage(f"expected a JSON object, got {type(document).__name__}")
+    if "event_type" not in document:
+        raise MalformedMessage("not a dripr event: no 'event_type'")
+    return parse_event(document)
+
+
+def _load_json(text: str, what: str) -> Any:
+    try:
+        return json.loads(text)
+    # ValueError also covers bytes that are not UTF-8 and integers too long to convert; a
+    # nesting deeper than the interpreter's recursion limit raises RecursionError.
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise MalformedMessage(f"{what} is not JSON: {exc}") from exc
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False)[:5]:
+        location = ".".join(str(part) for part in error["loc"]) or "event"
+        parts.append(f"{location}: {error['msg']}")
+    return "invalid event: " + "; ".join(parts)

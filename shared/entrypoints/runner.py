@@ -1,0 +1,76 @@
+"""Run one service until SIGTERM/SIGINT: the `main` behind every `python -m services.<name>`."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import signal
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from shared.bootstrap import Runtime, bootstrap
+from shared.config import Settings
+from shared.consumer.consumer import Consumer
+from shared.logging import configure_logging
+
+ServiceMain = Callable[[Runtime, asyncio.Event], Awaitable[None]]
+
+SERVICES: dict[str, str] = {
+    name: f"services.{name}.app"
+    for name in (
+        "scheduler",
+        "data_fetcher",
+        "intro",
+        "home_report",
+        "email_creation",
+        "email_sender",
+        "control_api",
+    )
+}
+"""Service name → module with `async def run(runtime, stop)`; imported only when run."""
+
+
+def load(name: str) -> ServiceMain:
+    try:
+        module = importlib.import_module(SERVICES[name])
+    except KeyError:
+        raise SystemExit(
+            f"unknown service {name!r}; choose from {', '.join(sorted(SERVICES))}"
+        ) from None
+    run: ServiceMain = module.run
+    return run
+
+
+async def run_consumers(consumers: list[Consumer], stop: asyncio.Event) -> None:
+    """Run several consumers in one process; if one dies the others stop too, loudly."""
+    async with asyncio.TaskGroup() as group:
+        for consumer in consumers:
+            group.create_task(consumer.run(stop))
+
+
+async def serve(name: str, settings: Settings | None = None) -> None:
+    settings = settings or Settings()
+    run = load(name)
+    structlog.contextvars.bind_contextvars(service=name)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _stopper(stop, sig))
+    async with bootstrap(settings) as runtime:
+        structlog.get_logger(__name__).info("service.started", env=settings.env)
+        await run(runtime, stop)
+
+
+def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
+    def _stop() -> None:
+        structlog.get_logger(__name__).info("service.stopping", signal=sig.name)
+        stop.set()
+
+    return _stop
+
+
+def main(name: str) -> None:
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level)
+    asyncio.run(serve(name, settings))
