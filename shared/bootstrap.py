@@ -18,19 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.adapters.aws import async_client
 from shared.adapters.db.engine import create_engine, session_factory
-from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.outbox import OutboxRelay
-from shared.adapters.publisher import Publisher
+from shared.adapters.publisher import SnsPublisher
 from shared.adapters.topology import TOPOLOGY, Names, QueueSpec
 from shared.config import Settings
-from shared.consumer.consumer import Consumer, ConsumerOptions, GiveUp, Handler
+from shared.consumer.consumer import Consumer, ConsumerOptions
+from shared.consumer.handling import GiveUp, Handler
+from shared.domain.errors import NotProvisioned
 from shared.domain.events import Event, StatusChange
-from shared.service_layer.breakers import DEPENDS_ON
 from shared.service_layer.pausing import PauseGate
 from shared.service_layer.steps import Step
 
 
-class TopicNotProvisioned(RuntimeError):
+class TopicNotProvisioned(NotProvisioned):
     pass
 
 
@@ -41,15 +42,17 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     sqs: Any
     sns: Any
-    publisher: Publisher
+    publisher: SnsPublisher
     relay: OutboxRelay
     names: Names
     aws: AioSession
     stack: AsyncExitStack
     """Closes what services open on top (extra clients, providers) when the process ends."""
 
-    def unit_of_work(self, consumer: str | None = None, event_id: UUID | None = None) -> UnitOfWork:
-        return UnitOfWork(self.sessions, self.relay, consumer=consumer, event_id=event_id)
+    def unit_of_work(
+        self, consumer: str | None = None, event_id: UUID | None = None
+    ) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.sessions, self.relay, consumer=consumer, event_id=event_id)
 
     async def queue_url(self, spec: QueueSpec) -> str:
         response = await self.sqs.get_queue_url(QueueName=self.names.queue(spec))
@@ -58,10 +61,10 @@ class Runtime:
     async def consumer(
         self,
         spec: QueueSpec,
-        handlers: dict[type[Event], Handler],
-        on_give_up: GiveUp | None = None,
+        handlers: dict[type[Event], Handler[SqlUnitOfWork]],
+        on_give_up: GiveUp[SqlUnitOfWork] | None = None,
         **options: Any,
-    ) -> Consumer:
+    ) -> Consumer[SqlUnitOfWork]:
         defaults = {
             "concurrency": self.settings.concurrency,
             "wait_time_seconds": self.settings.wait_time_seconds,
@@ -75,10 +78,10 @@ class Runtime:
             unit_of_work=self.unit_of_work,
             options=ConsumerOptions(**(defaults | options)),
             on_give_up=on_give_up,
-            gate=PauseGate(self.sessions, DEPENDS_ON.get(spec.name, ())).held,
+            gate=PauseGate(self.sessions, spec.depends_on).held,
         )
 
-    async def step_consumer(self, spec: QueueSpec, step: Step) -> Consumer:
+    async def step_consumer(self, spec: QueueSpec, step: Step) -> Consumer[SqlUnitOfWork]:
         """A consumer whose handler completes one pipeline step."""
         return await self.consumer(spec, {StatusChange: step.handle}, on_give_up=step.give_up)
 
@@ -98,7 +101,7 @@ async def bootstrap(settings: Settings | None = None) -> AsyncIterator[Runtime]:
             sns = await stack.enter_async_context(async_client(aws, "sns", settings))
             names = Names(settings.env)
             topic_arn = settings.topic_arn or await find_topic(sns, names.topic(TOPOLOGY))
-            publisher = Publisher(sns, topic_arn, sqs, names)
+            publisher = SnsPublisher(sns, topic_arn, sqs, names)
             sessions = session_factory(engine)
             relay = OutboxRelay(
                 sessions, publisher, grace=timedelta(seconds=settings.outbox_grace_seconds)

@@ -19,6 +19,12 @@ class Settings(BaseSettings):
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     aws_region: str = Field("us-east-1", validation_alias="AWS_DEFAULT_REGION")
     aws_max_attempts: int = Field(3, ge=1, description="botocore attempts per AWS call")
+    aws_access_key_id: str | None = Field(
+        None,
+        validation_alias="AWS_ACCESS_KEY_ID",
+        repr=False,
+        description="only looked at: with an emulator endpoint and none set, `test` is used",
+    )
 
     env: str = Field("dev", pattern=r"^[a-z0-9][a-z0-9-]{0,20}$", description="name prefix")
     topic_arn: str | None = Field(None, description="skip the topic lookup by name")
@@ -39,6 +45,9 @@ class Settings(BaseSettings):
     data_provider: Literal["sample", "http"] = "sample"
     data_api_url: str | None = Field(None, description="base URL of the property-data REST API")
     data_api_key: str | None = None
+    data_kinds: str | None = Field(
+        None, description="comma-separated data queues one data_fetcher runs (default: all)"
+    )
     data_timeout_seconds: float = Field(10.0, gt=0)
 
     llm: Literal["template", "bedrock"] = "template"
@@ -72,3 +81,21 @@ class Settings(BaseSettings):
     )
     public_base_url: str = "http://localhost:8000"
     unsubscribe_secret: str = Field("dripr-dev-only-secret-change-me", min_length=16)
+
+
+class ClientSettings(BaseSettings):
+    """What the `dripr` operator commands read: where the control API is and who is calling.
+
+    Apart from `Settings` because a client holds no server secret: its token is checked by the
+    API, not by a length rule here.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DRIPR_", extra="ignore", populate_by_name=True)
+
+    api_url: str = "http://127.0.0.1:8000"
+    api_token: str | None = Field(None, repr=False)
+    operator: str | None = Field(
+        None,
+        validation_alias=AliasChoices("DRIPR_OPERATOR", "USER"),
+        description="who acts, for the audit log (X-Operator)",
+    )

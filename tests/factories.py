@@ -16,8 +16,9 @@ from shared.domain.clock import utcnow_naive
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import SubStatus
+from shared.domain.transitions import DATA_STEPS, Trigger
 from shared.service_layer import sends
-from shared.service_layer.transitions import DATA_STEPS, Trigger, fire
+from shared.service_layer.transitions import fire
 
 
 async def make_campaign(
@@ -66,7 +67,7 @@ async def history(
 async def start(runtime: Runtime, **fields: Any) -> StatusChange:
     campaign_id = await make_campaign(runtime.sessions, market_area="Boise, ID", **fields)
     async with runtime.unit_of_work() as uow:
-        event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+        event = await fire(uow, campaign_id, Trigger.SCHEDULE)
         await uow.commit()
     return event
 

@@ -1,4 +1,9 @@
-"""Every error the API returns is JSON with a code and a message a person can act on."""
+"""Every error the API returns is JSON with a code and a message a person can act on.
+
+Domain errors are mapped by their base class (shared/domain/errors.py), so a new error type
+needs no handler here: `NotFound` is 404, `Refused` 409, `InvalidInput` 422, and a
+`DependencyError` that reaches a route 503.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from shared.service_layer.operations import UnknownCampaigns
-from shared.service_layer.sends import SendNotFound, SendStateError
+from shared.domain.errors import DependencyError, InvalidInput, NotFound, Refused
 
 
 class ApiError(Exception):
@@ -48,14 +52,18 @@ def install(app: FastAPI) -> None:
             headers=getattr(exc, "headers", None),
         )
 
-    @app.exception_handler(UnknownCampaigns)
-    async def _unknown(_: Request, exc: UnknownCampaigns) -> JSONResponse:
-        return _json(404, "not_found", f"{exc}; nothing was changed", ids=exc.ids)
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _json(404, "not_found", str(exc), **getattr(exc, "details", {}))
 
-    @app.exception_handler(SendNotFound)
-    async def _no_send(_: Request, exc: SendNotFound) -> JSONResponse:
-        return _json(404, "not_found", str(exc))
-
-    @app.exception_handler(SendStateError)
-    async def _send_state(_: Request, exc: SendStateError) -> JSONResponse:
+    @app.exception_handler(Refused)
+    async def _refused(_: Request, exc: Refused) -> JSONResponse:
         return _json(409, "conflict", str(exc))
+
+    @app.exception_handler(InvalidInput)
+    async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
+        return _json(422, "invalid_request", str(exc))
+
+    @app.exception_handler(DependencyError)
+    async def _dependency(_: Request, exc: DependencyError) -> JSONResponse:
+        return _json(503, "dependency_unavailable", str(exc), dependency=exc.dependency)

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.adapters.dlq import DeadLetter
+from shared.consumer.redrive import DeadLetter
 from shared.domain.statuses import CampaignStatus, SubStatus
-from shared.service_layer.sends import SendProgress
+from shared.views.sends import SendProgress
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 

@@ -8,7 +8,6 @@ default; `DRIPR_DATA_KINDS=property,local-market` runs a subset, to scale a kind
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -62,7 +61,7 @@ def steps(provider: DataProvider) -> dict[str, Step]:
 
 async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     provider = await open_data_provider(runtime)
-    wanted = os.environ.get("DRIPR_DATA_KINDS")
+    wanted = runtime.settings.data_kinds
     kinds = steps(provider)
     names = [k.strip() for k in wanted.split(",")] if wanted else list(kinds)
     consumers = [await runtime.step_consumer(TOPOLOGY.queue(n), kinds[n]) for n in names]

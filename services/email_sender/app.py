@@ -20,27 +20,32 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.email_sender.delivery import SendConfig, deliver_one, fail_abandoned_claims
 from shared.adapters.db.models import Campaign, Delivery, Email, Send
-from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.db.rows import affected
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.providers.factory import open_mailer
 from shared.adapters.providers.mailer import Mailer
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.consumer.consumer import Handler
+from shared.consumer.handling import Handler
 from shared.consumer.outcomes import Reject, Retry
 from shared.domain.clock import utcnow_naive
+from shared.domain.dependencies import Dependency
 from shared.domain.events import Event, SendBatch, StatusChange
 from shared.domain.statuses import CampaignStatus, DeliveryStatus, SendStatus
+from shared.domain.transitions import Trigger
 from shared.entrypoints.runner import run_consumers
 from shared.service_layer import sends
 from shared.service_layer.breakers import CircuitBreaker
 from shared.service_layer.steps import finish_step, mark_failed, pending_campaign
-from shared.service_layer.transitions import Trigger, fire
+from shared.service_layer.transitions import fire
 
 log = structlog.get_logger(__name__)
 STEP = "send_status"
 
 
-async def handle_ready(event: StatusChange, uow: UnitOfWork, *, controls: sends.Controls) -> None:
+async def handle_ready(
+    event: StatusChange, uow: SqlUnitOfWork, *, controls: sends.Controls
+) -> None:
     """Record the send and its recipients, queue batch 0, and move the campaign to SENDING.
 
     For a cycle whose send exists already (an operator retry after the send step failed), it
@@ -65,17 +70,17 @@ async def handle_ready(event: StatusChange, uow: UnitOfWork, *, controls: sends.
             log.info("send.already_started", send_id=send.id if send else None)
             return  # a second READY_TO_SEND_EMAIL for a cycle already sending
         if send is None:
-            send = await sends.start(uow.session, event.campaign_id, event.cycle, controls)
+            send = await sends.start(uow, event.campaign_id, event.cycle, controls)
         elif send.status is SendStatus.RUNNING:
-            sends.restart_chain(uow.session, send)  # retried after its batches gave up
-        await fire(uow.session, event.campaign_id, Trigger.SEND_STARTED)
+            sends.restart_chain(uow, send)  # retried after its batches gave up
+        await fire(uow, event.campaign_id, Trigger.SEND_STARTED)
         await uow.commit()
         log.info("send.started", send_id=send.id, recipients=send.total)
 
 
 async def handle_batch(
     event: SendBatch,
-    uow: UnitOfWork,
+    uow: SqlUnitOfWork,
     *,
     sessions: async_sessionmaker[AsyncSession],
     mailer: Mailer,
@@ -148,7 +153,7 @@ async def _claim(session: AsyncSession, event: SendBatch) -> bool:
         )
         .values(next_batch=event.batch + 1, batch_event_id=mine)
     )
-    return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]
+    return affected(claimed) == 1
 
 
 async def _still_ours(sessions: async_sessionmaker[AsyncSession], event: SendBatch) -> bool:
@@ -162,7 +167,7 @@ async def _still_ours(sessions: async_sessionmaker[AsyncSession], event: SendBat
     return row.status is SendStatus.RUNNING and row.batch_event_id == str(event.event_id)
 
 
-async def _close_batch(uow: UnitOfWork, event: SendBatch, delivered: int) -> None:
+async def _close_batch(uow: SqlUnitOfWork, event: SendBatch, delivered: int) -> None:
     """Counts, last_batch_at and the next batch (or the end), in one transaction."""
     async with uow:
         send = await uow.session.get(
@@ -178,9 +183,9 @@ async def _close_batch(uow: UnitOfWork, event: SendBatch, delivered: int) -> Non
         sends.write_counts(send, current)
         if send.status is SendStatus.RUNNING:
             if current.finished:
-                await sends.end(uow.session, send, SendStatus.COMPLETED, None)
+                await sends.end(uow, send, SendStatus.COMPLETED, None)
             else:
-                sends.queue_batch(uow.session, send, send.cooldown_seconds)
+                sends.queue_batch(uow, send, send.cooldown_seconds)
         await uow.commit()
         log.info(
             "send.batch_done",
@@ -208,14 +213,16 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         cooldown_seconds=settings.send_cooldown_seconds,
     )
     mailer = await open_mailer(runtime)
-    handlers: dict[type[Event], Handler] = {
+    handlers: dict[type[Event], Handler[SqlUnitOfWork]] = {
         StatusChange: partial(handle_ready, controls=controls),
         SendBatch: partial(
             handle_batch,
             sessions=runtime.sessions,
             mailer=mailer,
             config=config,
-            breaker=CircuitBreaker("ses", runtime.sessions),  # asks only whether it is open
+            breaker=CircuitBreaker(
+                Dependency.SES, runtime.sessions
+            ),  # asks only whether it is open
         ),
     }
     consumer = await runtime.consumer(

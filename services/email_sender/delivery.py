@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from shared.adapters.db.models import Delivery, Email, Recipient
+from shared.adapters.db.rows import affected
 from shared.adapters.providers.mailer import Mailer, OutgoingEmail
 from shared.consumer.outcomes import Retry
 from shared.domain.clock import utcnow_naive
@@ -58,7 +59,7 @@ async def deliver_one(
             .where(Delivery.id == delivery_id, Delivery.status == D.PENDING)
             .values(status=D.SENDING, updated_at=utcnow_naive())
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if affected(claimed) != 1:
             return None
         row = (
             await session.execute(
@@ -153,7 +154,7 @@ async def fail_abandoned_claims(session: AsyncSession, send_id: int, after: time
         )
         .values(status=D.FAILED, error="sender stopped mid-send; not resent, it may have gone")
     )
-    count = int(result.rowcount)  # type: ignore[attr-defined]
+    count = affected(result)
     if count:
         log.warning("send.abandoned_claims", count=count)
     return count

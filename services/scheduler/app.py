@@ -20,8 +20,9 @@ from shared.adapters.db.models import Campaign
 from shared.bootstrap import Runtime
 from shared.domain.clock import utcnow_naive
 from shared.domain.statuses import CampaignStatus, PipelineState
+from shared.domain.transitions import TransitionRefused, Trigger
 from shared.service_layer.pausing import pipeline_state
-from shared.service_layer.transitions import TransitionRefused, Trigger, fire
+from shared.service_layer.transitions import fire
 
 log = structlog.get_logger(__name__)
 
@@ -49,7 +50,7 @@ async def start_due_campaigns(
     for campaign_id in due:
         async with runtime.unit_of_work() as uow:
             try:
-                await fire(uow.session, campaign_id, Trigger.SCHEDULE, now=now)
+                await fire(uow, campaign_id, Trigger.SCHEDULE, now=now)
             except TransitionRefused:
                 continue  # another replica started it first, or an operator did
             await uow.commit()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -25,7 +24,7 @@ def _client_kwargs(settings: Settings) -> dict[str, Any]:
     }
     if settings.aws_endpoint_url:
         kwargs["endpoint_url"] = settings.aws_endpoint_url
-        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+        if not settings.aws_access_key_id:
             # Emulators accept any credentials; real AWS uses the normal credential chain.
             kwargs["aws_access_key_id"] = "test"
             kwargs["aws_secret_access_key"] = "test"

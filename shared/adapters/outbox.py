@@ -1,8 +1,8 @@
 """The transactional outbox: events are rows first, messages second.
 
-`add()` writes the event in the caller's transaction, so a STATUS_CHANGE exists exactly when the
-status change committed. `OutboxRelay` publishes committed rows to SNS right after the commit and,
-on a timer, whatever a crash or an SNS error left unpublished.
+A unit of work writes each event it emits as an `outbox_row` in its own transaction, so a
+STATUS_CHANGE exists exactly when the status change committed. `OutboxRelay` publishes committed
+rows right after the commit and, on a timer, whatever a crash or an SNS error left unpublished.
 """
 
 from __future__ import annotations
@@ -10,29 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import Protocol
 
 import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.adapters.db.models import OutboxEvent
+from shared.adapters.publisher import Publisher
 from shared.domain.clock import utcnow_naive
 from shared.domain.events import Event, StatusChange, parse_event
 
 log = structlog.get_logger(__name__)
 
-_PENDING = "dripr.outbox.pending"
 
-
-class Publisher(Protocol):
-    async def publish(self, event: Event, *, queue: str | None, delay_seconds: int) -> None: ...
-
-
-def add(
-    session: AsyncSession, event: Event, *, queue: str | None = None, delay_seconds: int = 0
-) -> OutboxEvent:
-    """Write `event` in the caller's transaction: for the topic, or for one queue if given."""
+def outbox_row(event: Event, *, queue: str | None = None, delay_seconds: int = 0) -> OutboxEvent:
+    """The row that records `event` for the topic, or for one queue if given."""
     row = OutboxEvent(
         event_id=str(event.event_id),
         event_type=event.event_type_name(),
@@ -47,15 +39,7 @@ def add(
         row.cycle = event.cycle
         row.from_status = event.from_status.value
         row.to_status = event.to_status.value
-    session.add(row)
-    session.info.setdefault(_PENDING, []).append((row, event))
     return row
-
-
-def take_pending(session: AsyncSession) -> list[tuple[OutboxEvent, Event]]:
-    """Rows (with their events) this session has written to the outbox since the last call."""
-    pending: list[tuple[OutboxEvent, Event]] = session.info.pop(_PENDING, [])
-    return pending
 
 
 class OutboxRelay:

@@ -7,7 +7,7 @@ cooldown between batches is kept without a timer anywhere.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from shared.adapters.retrying import with_retries
 from shared.adapters.topology import TOPOLOGY, Names
@@ -16,7 +16,16 @@ from shared.domain.events import Event
 MAX_SQS_DELAY = 900
 
 
-class Publisher:
+class Publisher(Protocol):
+    """Puts an event on the bus: the relay's port (`SnsPublisher` here, a recording fake in
+    tests)."""
+
+    async def publish(
+        self, event: Event, *, queue: str | None = None, delay_seconds: int = 0
+    ) -> None: ...
+
+
+class SnsPublisher:
     def __init__(self, sns: Any, topic_arn: str, sqs: Any, names: Names) -> None:
         self._sns = sns
         self._sqs = sqs

@@ -12,10 +12,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from shared.domain.dependencies import Dependency
 from shared.domain.events import STATUS_CHANGE
 from shared.domain.statuses import CampaignStatus
 
 S = CampaignStatus
+D = Dependency
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class QueueSpec:
     service: str
     to_statuses: tuple[CampaignStatus, ...]
     visibility_timeout: int
+    depends_on: tuple[Dependency, ...] = ()
+    """The breakers the consumer's work goes through: an open one holds the consumer."""
     max_receive_count: int = 5
     retention_seconds: int = 4 * 24 * 3600
     dlq_retention_seconds: int = 14 * 24 * 3600
@@ -60,20 +64,17 @@ TOPOLOGY = Topology(
     topic="status-change",
     queues=(
         # One queue per data kind: each fetch succeeds, fails and retries on its own.
-        QueueSpec("property", "data_fetcher", (S.WAITING_FOR_DATA,), visibility_timeout=60),
-        QueueSpec("active-listings", "data_fetcher", (S.WAITING_FOR_DATA,), visibility_timeout=60),
-        QueueSpec("recent-sales", "data_fetcher", (S.WAITING_FOR_DATA,), visibility_timeout=60),
-        QueueSpec("local-market", "data_fetcher", (S.WAITING_FOR_DATA,), visibility_timeout=60),
-        QueueSpec("intro", "intro", (S.WAITING_FOR_DATA,), visibility_timeout=180),
-        QueueSpec(
-            "home-report", "home_report", (S.WAITING_FOR_HOME_ANALYSIS,), visibility_timeout=180
-        ),
-        QueueSpec(
-            "email-creation", "email_creation", (S.READY_TO_CREATE_EMAIL,), visibility_timeout=120
-        ),
-        QueueSpec("email-sender", "email_sender", (S.READY_TO_SEND_EMAIL,), visibility_timeout=300),
+        QueueSpec("property", "data_fetcher", (S.WAITING_FOR_DATA,), 60, (D.PROPERTY_DATA,)),
+        QueueSpec("active-listings", "data_fetcher", (S.WAITING_FOR_DATA,), 60, (D.PROPERTY_DATA,)),
+        QueueSpec("recent-sales", "data_fetcher", (S.WAITING_FOR_DATA,), 60, (D.PROPERTY_DATA,)),
+        QueueSpec("local-market", "data_fetcher", (S.WAITING_FOR_DATA,), 60, (D.PROPERTY_DATA,)),
+        QueueSpec("intro", "intro", (S.WAITING_FOR_DATA,), 180, (D.PROPERTY_DATA, D.BEDROCK)),
+        QueueSpec("home-report", "home_report", (S.WAITING_FOR_HOME_ANALYSIS,), 180, (D.BEDROCK,)),
+        QueueSpec("email-creation", "email_creation", (S.READY_TO_CREATE_EMAIL,), 120),
+        QueueSpec("email-sender", "email_sender", (S.READY_TO_SEND_EMAIL,), 300, (D.SES,)),
     ),
 )
+"""Queue name → its spec; the names are the logical ones, `Names` adds the environment prefix."""
 
 
 @dataclass(frozen=True)

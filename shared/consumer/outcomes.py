@@ -1,9 +1,18 @@
-"""How a handler tells the consumer runtime what to do with a message other than delete it."""
+"""How a handler tells the consumer runtime what to do with a message other than delete it.
+
+(`AlreadyProcessed`, raised by a unit of work's commit, is the port's: service_layer.)
+"""
 
 from __future__ import annotations
 
+from shared.domain.errors import DriprError
 
-class Retry(Exception):
+
+class Outcome(DriprError):
+    """Raised by a handler to choose what happens to its message."""
+
+
+class Retry(Outcome):
     """A transient failure: make the message visible again after `delay` seconds."""
 
     def __init__(self, reason: str, delay: float = 5.0) -> None:
@@ -11,9 +20,5 @@ class Retry(Exception):
         self.delay = delay
 
 
-class Reject(Exception):
+class Reject(Outcome):
     """This message can never succeed: dead-letter it now with the reason."""
-
-
-class AlreadyProcessed(Exception):
-    """Another delivery of the same event committed first; this one changed nothing."""

@@ -1,14 +1,39 @@
-"""The two ways a third-party dependency can fail, as every adapter reports them.
+"""dripr's one error hierarchy: every error raised on purpose is a `DriprError`.
 
-`TransientError`: the dependency is unwell (timeouts, 5xx, throttling). Worth retrying, and what
-circuit breakers count. `PermanentError`: the request itself cannot succeed (unknown address,
-invalid recipient). Retrying is pointless and the dependency is not to blame.
+Callers catch by kind, not by module: the control API maps `NotFound` to 404, `Refused` to 409,
+`InvalidInput` to 422 and `DependencyError` to 503, whatever raised it. Third-party dependencies
+fail in two ways, as every adapter reports them:
+
+- `TransientError`: the dependency is unwell (timeouts, 5xx, throttling). Worth retrying, and
+  what circuit breakers count.
+- `PermanentError`: the request itself cannot succeed (unknown address, invalid recipient).
+  Retrying is pointless and the dependency is not to blame.
 """
 
 from __future__ import annotations
 
 
-class DependencyError(Exception):
+class DriprError(Exception):
+    """The root: an error dripr raises on purpose, with a message a person can act on."""
+
+
+class NotFound(DriprError, LookupError):
+    """What was asked for does not exist (a campaign, a send, a breaker)."""
+
+
+class Refused(DriprError):
+    """The request is well formed, but the current state does not allow it."""
+
+
+class InvalidInput(DriprError, ValueError):
+    """Input that can never be accepted, however often it is retried."""
+
+
+class NotProvisioned(DriprError):
+    """A resource services use but never create (the topic, a queue) is missing."""
+
+
+class DependencyError(DriprError):
     def __init__(self, dependency: str, message: str) -> None:
         super().__init__(f"{dependency}: {message}")
         self.dependency = dependency

@@ -1,19 +1,19 @@
-"""Events on the bus, and the one way to turn an SQS message body back into one.
+"""Events on the bus: immutable, versioned, and validated the same way wherever they are read.
 
-A body is either the raw event JSON (raw-delivery subscriptions, or a message sent straight to a
-queue) or an SNS notification envelope around it. Anything else is rejected with a
-`MalformedMessage` whose text says why; the consumer runtime dead-letters it with that reason.
+`parse_event` turns a decoded JSON object into the event its `event_type` names, or raises a
+`MalformedMessage` whose text says why (the consumer runtime dead-letters it with that reason);
+unwrapping SQS bodies and SNS envelopes is the runtime's job (shared/consumer/envelope.py).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from shared.domain.errors import InvalidInput
 from shared.domain.statuses import CampaignStatus
 
 STATUS_CHANGE: Literal["STATUS_CHANGE"] = "STATUS_CHANGE"
@@ -23,7 +23,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class MalformedMessage(ValueError):
+class MalformedMessage(InvalidInput):
     """A message that can never be handled, however often it is retried."""
 
 
@@ -83,30 +83,6 @@ def parse_event(payload: dict[str, Any]) -> Event:
         return model.model_validate(payload)
     except ValidationError as exc:
         raise MalformedMessage(_describe(exc)) from exc
-
-
-def parse_body(body: str) -> Event:
-    """Parse an SQS message body, unwrapping an SNS envelope if there is one."""
-    document = _load_json(body, "message body")
-    if isinstance(document, dict) and document.get("Type") == "Notification":
-        message = document.get("Message")
-        if not isinstance(message, str):
-            raise MalformedMessage("SNS envelope has no string 'Message'")
-        document = _load_json(message, "SNS Message")
-    if not isinstance(document, dict):
-        raise MalformedMessage(f"expected a JSON object, got {type(document).__name__}")
-    if "event_type" not in document:
-        raise MalformedMessage("not a dripr event: no 'event_type'")
-    return parse_event(document)
-
-
-def _load_json(text: str, what: str) -> Any:
-    try:
-        return json.loads(text)
-    # ValueError also covers bytes that are not UTF-8 and integers too long to convert; a
-    # nesting deeper than the interpreter's recursion limit raises RecursionError.
-    except (ValueError, TypeError, RecursionError) as exc:
-        raise MalformedMessage(f"{what} is not JSON: {exc}") from exc
 
 
 def _describe(exc: ValidationError) -> str:

@@ -12,8 +12,10 @@ import hmac
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from shared.domain.errors import InvalidInput
 
-class InvalidToken(ValueError):
+
+class InvalidToken(InvalidInput):
     pass
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import structlog
 
@@ -42,7 +43,7 @@ def load(name: str) -> ServiceMain:
     return run
 
 
-async def run_consumers(consumers: list[Consumer], stop: asyncio.Event) -> None:
+async def run_consumers(consumers: Sequence[Consumer[Any]], stop: asyncio.Event) -> None:
     """Run several consumers in one process; if one dies the others stop too, loudly."""
     async with asyncio.TaskGroup() as group:
         for consumer in consumers:

@@ -17,25 +17,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.adapters.db.models import CircuitBreakerRow
+from shared.adapters.db.rows import affected
 from shared.consumer.outcomes import Retry
 from shared.domain.clock import utcnow_naive
-from shared.domain.errors import TransientError
+from shared.domain.dependencies import BREAKERS
+from shared.domain.errors import NotFound, TransientError
 from shared.domain.statuses import BreakerState
 from shared.service_layer import pausing
 
 log = structlog.get_logger(__name__)
-
-DEPENDS_ON: dict[str, tuple[str, ...]] = {
-    "property": ("property-data",),
-    "active-listings": ("property-data",),
-    "recent-sales": ("property-data",),
-    "local-market": ("property-data",),
-    "intro": ("property-data", "bedrock"),
-    "home-report": ("bedrock",),
-    "email-creation": (),
-    "email-sender": ("ses",),
-}
-"""Queue → the breakers its consumer's work goes through."""
 
 
 class CircuitBreaker:
@@ -91,7 +81,7 @@ class CircuitBreaker:
                 )
                 .values(state=BreakerState.OPEN, opened_at=utcnow_naive())
             )
-            if opened.rowcount == 1:  # type: ignore[attr-defined]
+            if affected(opened) == 1:
                 log.error("breaker.opened", breaker=self.name, error=error)
                 reason = f"circuit breaker {self.name} opened: {error}"[:1000]
                 await pausing.pause(session, reason, by=f"breaker:{self.name}")
@@ -157,7 +147,7 @@ async def reset(session: AsyncSession, name: str) -> CircuitBreakerRow:
     await pausing.ensure_rows(session)
     breaker = await session.get(CircuitBreakerRow, name, populate_existing=True)
     if breaker is None:
-        raise LookupError(f"no circuit breaker {name!r}; known: {', '.join(pausing.BREAKERS)}")
+        raise NotFound(f"no circuit breaker {name!r}; known: {', '.join(BREAKERS)}")
     breaker.state, breaker.failures, breaker.opened_at = BreakerState.CLOSED, 0, None
     return breaker
 
@@ -166,6 +156,6 @@ async def set_threshold(session: AsyncSession, name: str, threshold: int) -> Cir
     await pausing.ensure_rows(session)
     breaker = await session.get(CircuitBreakerRow, name, populate_existing=True)
     if breaker is None:
-        raise LookupError(f"no circuit breaker {name!r}; known: {', '.join(pausing.BREAKERS)}")
+        raise NotFound(f"no circuit breaker {name!r}; known: {', '.join(BREAKERS)}")
     breaker.threshold = threshold
     return breaker

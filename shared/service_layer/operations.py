@@ -8,21 +8,23 @@ silently; unknown ids, or any error, roll the whole batch back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from shared.domain.errors import NotFound
+from shared.domain.transitions import TransitionRefused, Trigger
+from shared.service_layer import audit
+from shared.service_layer.transitions import fire, retry
+from shared.service_layer.unit_of_work import UnitOfWork
 
-from shared.adapters.db.models import Campaign
-from shared.adapters.db.uow import UnitOfWork
-from shared.service_layer.transitions import TransitionRefused, Trigger, fire, retry
 
+class UnknownCampaigns(NotFound):
+    """Some ids of a batch do not exist; the whole batch is refused, nothing changes."""
 
-class UnknownCampaigns(LookupError):
     def __init__(self, ids: list[int]) -> None:
-        super().__init__(f"no such campaign(s): {', '.join(map(str, ids))}")
+        super().__init__(f"no such campaign(s): {', '.join(map(str, ids))}; nothing was changed")
         self.ids = ids
+        self.details = {"ids": ids}
 
 
 @dataclass
@@ -45,21 +47,15 @@ ACTIONS: dict[str, Trigger | None] = {
 
 
 async def apply_batch(
-    uow: UnitOfWork,
-    action: str,
-    campaign_ids: Iterable[int],
-    *,
-    on_commit: Callable[[AsyncSession, BatchResult], None] | None = None,
+    uow: UnitOfWork, action: str, campaign_ids: Iterable[int], *, actor: str | None = None
 ) -> BatchResult:
-    """Apply `action` to every campaign; `on_commit` adds to the same transaction (the audit)."""
+    """Apply `action` to every campaign; with an `actor`, audited in the same transaction."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
     ids = sorted(set(campaign_ids))
     result = BatchResult()
     async with uow:
-        known = set(
-            (await uow.session.scalars(select(Campaign.id).where(Campaign.id.in_(ids)))).all()
-        )
+        known = await uow.campaigns.existing(ids)
         unknown = [i for i in ids if i not in known]
         if unknown:
             raise UnknownCampaigns(unknown)
@@ -67,14 +63,15 @@ async def apply_batch(
             try:
                 trigger = ACTIONS[action]
                 if trigger is None:
-                    await retry(uow.session, campaign_id)
+                    await retry(uow, campaign_id)
                 else:
-                    await fire(uow.session, campaign_id, trigger)
+                    await fire(uow, campaign_id, trigger)
             except TransitionRefused as exc:
                 result.refused[campaign_id] = str(exc)
                 continue
             result.updated.append(campaign_id)
-        if on_commit is not None:
-            on_commit(uow.session, result)
+        if actor is not None:
+            detail = {"updated": len(result.updated), "refused": len(result.refused)}
+            uow.add(*audit.entries(actor, action, campaign_ids=result.updated, detail=detail))
         await uow.commit()
     return result

@@ -17,18 +17,21 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.adapters.db.models import Campaign, CircuitBreakerRow, PipelineStateRow, Send
+from shared.adapters.db.rows import affected
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.domain.clock import utcnow_naive
+from shared.domain.dependencies import BREAKERS
+from shared.domain.errors import Refused
 from shared.domain.statuses import IN_PROGRESS, BreakerState, PipelineState, SendStatus
 from shared.service_layer.sends import restart_chain
 
 log = structlog.get_logger(__name__)
 
-BREAKERS = ("property-data", "bedrock", "ses")
 PIPELINE_PAUSE = "pipeline paused: "
 
 
-class CannotResume(Exception):
-    pass
+class CannotResume(Refused):
+    """A resume asked for while a breaker is still open."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +90,14 @@ async def pause(session: AsyncSession, reason: str, by: str) -> None:
     log.warning(
         "pipeline.paused",
         reason=reason,
-        campaigns=campaigns.rowcount,  # type: ignore[attr-defined]
-        sends=sends.rowcount,  # type: ignore[attr-defined]
+        campaigns=affected(campaigns),
+        sends=affected(sends),
     )
 
 
-async def resume(session: AsyncSession, by: str) -> ResumeReport:
+async def resume(uow: SqlUnitOfWork, by: str) -> ResumeReport:
     """Queues, then campaigns, then sends; refused while any breaker is open."""
+    session = uow.session
     await ensure_rows(session)
     open_breakers = list(
         await session.scalars(
@@ -124,8 +128,8 @@ async def resume(session: AsyncSession, by: str) -> ResumeReport:
     )
     for send in paused_sends:  # an operator's own pause stays until the operator resumes it
         send.status, send.status_reason = SendStatus.RUNNING, None
-        restart_chain(session, send)
-    report = ResumeReport(int(campaigns.rowcount), len(paused_sends))  # type: ignore[attr-defined]
+        restart_chain(uow, send)
+    report = ResumeReport(affected(campaigns), len(paused_sends))
     log.info(
         "pipeline.resumed", by=by, campaigns=report.campaigns_resumed, sends=report.sends_resumed
     )

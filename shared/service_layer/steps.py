@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import func, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.adapters.db.models import Base, Campaign
-from shared.adapters.db.uow import UnitOfWork
 from shared.domain.errors import PermanentError
 from shared.domain.events import StatusChange
 from shared.domain.statuses import SubStatus
-from shared.service_layer.transitions import SUB_STATUS_COLUMNS, advance
+from shared.domain.transitions import SUB_STATUS_COLUMNS
+from shared.service_layer.transitions import advance
+from shared.service_layer.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from shared.adapters.db.models import Base, Campaign
 
 log = structlog.get_logger(__name__)
+
+ERROR_REASON_LIMIT = 2000
 
 
 @dataclass
@@ -34,7 +37,8 @@ class Outcome:
     rows: list[Base] = field(default_factory=list)
 
 
-Work = Callable[[Campaign], Awaitable[Outcome]]
+Work = Callable[["Campaign"], Awaitable[Outcome]]
+GiveUp = Callable[[StatusChange, UnitOfWork, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -68,7 +72,7 @@ class Step:
         await mark_failed(self.column)(event, uow, reason)
 
 
-def mark_failed(step: str) -> Callable[[StatusChange, UnitOfWork, str], Awaitable[None]]:
+def mark_failed(step: str) -> GiveUp:
     """The give-up hook for a step: record it as ERROR with the reason the runtime gives."""
 
     async def give_up(event: StatusChange, uow: UnitOfWork, reason: str) -> None:
@@ -81,7 +85,7 @@ def mark_failed(step: str) -> Callable[[StatusChange, UnitOfWork, str], Awaitabl
 async def pending_campaign(uow: UnitOfWork, event: StatusChange, step: str) -> Campaign | None:
     """The campaign if `step` still has work to do for the event's cycle, else None (stale)."""
     _check(step)
-    campaign = await uow.session.get(Campaign, event.campaign_id, populate_existing=True)
+    campaign = await uow.campaigns.get(event.campaign_id)
     if campaign is None or campaign.cycle != event.cycle:
         return None
     if getattr(campaign, step) is not SubStatus.WAITING_FOR_DATA:
@@ -105,14 +109,14 @@ async def finish_step(
     an older cycle. The compare-and-set on the step column is what makes that safe.
     """
     changed = await record_step(
-        uow.session, event.campaign_id, event.cycle, step, data=data, rows=rows, error=error
+        uow, event.campaign_id, event.cycle, step, data=data, rows=rows, error=error
     )
     await uow.commit()
     return changed
 
 
 async def record_step(
-    session: AsyncSession,
+    uow: UnitOfWork,
     campaign_id: int,
     cycle: int,
     step: str,
@@ -121,26 +125,27 @@ async def record_step(
     rows: Sequence[Base] = (),
     error: str | None = None,
 ) -> bool:
-    """`finish_step` inside a caller's transaction: compare-and-set the step, then advance."""
+    """`finish_step` inside a caller's unit of work: compare-and-set the step, then advance.
+
+    A campaign's first error is its reason: a later step's error does not overwrite it.
+    """
     _check(step)
     values: dict[str, Any] = {step: SubStatus.ERROR if error else SubStatus.READY, **(data or {})}
     if error:
-        values["error_reason"] = func.coalesce(Campaign.error_reason, f"{step}: {error}"[:2000])
-    result = await session.execute(
-        update(Campaign)
-        .where(
-            Campaign.id == campaign_id,
-            Campaign.cycle == cycle,
-            getattr(Campaign, step) == SubStatus.WAITING_FOR_DATA,
-        )
-        .values(**values)
-        .execution_options(synchronize_session=False)
+        snapshot = await uow.campaigns.lock(campaign_id)
+        if snapshot is not None and snapshot.error_reason is None:
+            values["error_reason"] = f"{step}: {error}"[:ERROR_REASON_LIMIT]
+    changed = await uow.campaigns.compare_and_set(
+        campaign_id,
+        status=None,
+        cycle=cycle,
+        expect={step: SubStatus.WAITING_FOR_DATA},
+        values=values,
     )
-    changed = result.rowcount == 1  # type: ignore[attr-defined]
     if changed:
-        session.add_all(rows)
-        await advance(session, campaign_id)
-    return bool(changed)
+        uow.add(*rows)
+        await advance(uow, campaign_id)
+    return changed
 
 
 def _check(step: str) -> None:

@@ -23,7 +23,7 @@ from aiobotocore.session import AioSession
 from infra.provision import provision
 from shared.adapters.aws import async_client
 from shared.adapters.db.engine import create_engine, session_factory
-from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.topology import TOPOLOGY
 from shared.config import Settings
 from shared.consumer.consumer import Consumer, ConsumerOptions
@@ -85,7 +85,7 @@ async def runtime_loop(
     handled = 0
     finished = asyncio.Event()
 
-    async def no_op(event: StatusChange, uow: UnitOfWork) -> None:
+    async def no_op(event: StatusChange, uow: SqlUnitOfWork) -> None:
         nonlocal handled
         handled += 1
         if handled >= count:
@@ -96,7 +96,7 @@ async def runtime_loop(
         url,
         sqs,
         {StatusChange: no_op},
-        lambda consumer, event_id: UnitOfWork(sessions),  # no marker: measure the runtime alone
+        lambda consumer, event_id: SqlUnitOfWork(sessions),  # no marker: measure the runtime alone
         ConsumerOptions(concurrency=concurrency, wait_time_seconds=1),
     )
     stop = asyncio.Event()

@@ -39,14 +39,14 @@ from shared.adapters.providers.factory import open_mailer
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
-from shared.consumer.consumer import Handler
+from shared.consumer.handling import Handler
 from shared.devtools.emulator import moto_server
 from shared.domain.events import Event, SendBatch, StatusChange
 from shared.domain.statuses import CampaignStatus, SendStatus, SubStatus
+from shared.domain.transitions import DATA_STEPS
 from shared.logging import configure_logging
 from shared.service_layer import sends
 from shared.service_layer.steps import mark_failed
-from shared.service_layer.transitions import DATA_STEPS
 
 
 async def _campaign(runtime: Runtime, recipients: int, name: str) -> StatusChange:

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from shared.adapters import dlq
 from shared.adapters.db.models import Campaign, Delivery, Email, OutboxEvent, Recipient
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
+from shared.consumer import redrive
 from shared.devtools.demo.seed import DemoCampaign
 from shared.domain.statuses import CampaignStatus, DeliveryStatus
 from tests.chaos.faults import BAD_MARKER
@@ -70,7 +70,7 @@ async def read_paths(runtime: Runtime) -> dict[int, dict[int, list[str]]]:
 async def read_dead_letters(runtime: Runtime) -> list[dict[str, Any]]:
     letters: list[dict[str, Any]] = []
     for spec in TOPOLOGY.queues:
-        for letter in await dlq.peek(runtime.sqs, runtime.names, spec, limit=1000):
+        for letter in await redrive.peek(runtime.sqs, runtime.names, spec, limit=1000):
             letters.append(
                 {
                     "queue": spec.name,
@@ -280,7 +280,7 @@ def _bad_messages_dead_lettered(evidence: Evidence, markers: dict[str, str]) -> 
         letters = found.get(marker, [])
         if len(letters) != 1:
             problems.append(f"{marker} (sent to {queue}): {len(letters)} dead letters")
-        elif not letters[0]["reason"] or letters[0]["reason"] == dlq.NO_REASON:
+        elif not letters[0]["reason"] or letters[0]["reason"] == redrive.NO_REASON:
             problems.append(f"{marker}: dead-lettered without a reason")
     return Check(
         "every bad message dead-lettered with a reason",

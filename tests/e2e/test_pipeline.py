@@ -28,9 +28,9 @@ from shared.devtools.demo.seed import DemoCampaign, seed
 from shared.devtools.emulator import moto_sent_emails
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import DeliveryStatus, SubStatus
+from shared.domain.transitions import SUB_STATUS_COLUMNS
 from shared.domain.unsubscribe import read_token
 from shared.service_layer.operations import apply_batch
-from shared.service_layer.transitions import SUB_STATUS_COLUMNS
 from tests.chaos.invariants import EXPECTED_PATHS
 from tests.support import eventually
 

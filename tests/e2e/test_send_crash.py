@@ -18,6 +18,7 @@ from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import DeliveryStatus as D
 from shared.domain.statuses import SendStatus
 from shared.service_layer import sends
+from shared.views import sends as send_views
 from tests.factories import load, ready_to_create
 from tests.support import eventually
 
@@ -62,8 +63,8 @@ async def test_a_sender_killed_mid_batch_leaves_the_batch_to_another(
     async with runtime.sessions() as session:
         send = await sends.find(session, event.campaign_id, 1)
         assert send is not None
-        progress = await sends.progress(session, send.id)
-        page = await sends.recipients(session, send.id, page_size=20)
+        progress = await send_views.progress(session, send.id)
+        page = await send_views.recipients(session, send.id, page_size=20)
     per_address = Counter(
         a
         for m in moto_sent_emails(settings.aws_endpoint_url or "")

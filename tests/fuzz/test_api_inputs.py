@@ -23,11 +23,11 @@ from services.control_api.app import create_app
 from shared.adapters.db.models import Recipient
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
+from shared.domain.dependencies import BREAKERS
 from shared.domain.statuses import CampaignStatus, SubStatus
+from shared.domain.transitions import SUB_STATUS_COLUMNS
 from shared.domain.unsubscribe import make_token
 from shared.service_layer import sends
-from shared.service_layer.pausing import BREAKERS
-from shared.service_layer.transitions import SUB_STATUS_COLUMNS
 from tests.factories import make_campaign
 from tests.fuzz.profiles import examples
 from tests.fuzz.strategies import BIG, json_values, numbers, texts
@@ -240,10 +240,10 @@ def _pick(existing: list[int], value: Any) -> Any:
 async def send_id(runtime: Runtime) -> int:
     """A real send, so the send routes reach the database and its state checks."""
     campaign_id = await make_campaign(runtime.sessions, recipients=3)
-    async with runtime.sessions() as session:
+    async with runtime.unit_of_work() as uow:
         controls = sends.Controls(batch_size=2, delay_ms=0, cooldown_seconds=0)
-        send = await sends.start(session, campaign_id, 1, controls)
-        await session.commit()
+        send = await sends.start(uow, campaign_id, 1, controls)
+        await uow.commit()
         return send.id
 
 

@@ -13,9 +13,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from shared.consumer.consumer import Consumer, ConsumerOptions
-from shared.consumer.outcomes import AlreadyProcessed, Reject, Retry
+from shared.consumer.outcomes import Reject, Retry
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus
+from shared.service_layer.unit_of_work import AlreadyProcessed
 from tests.fuzz import sqs_rules
 from tests.fuzz.strategies import bodies, texts
 
@@ -155,10 +156,10 @@ async def test_every_message_is_handled_released_or_dead_lettered_with_a_reason(
         lambda _name, _event_id: StandInUnitOfWork(done),  # type: ignore[arg-type, return-value]
         ConsumerOptions(backoff_base_seconds=0.01),
     )
-    await consumer._read_queue_settings()
+    await consumer.prepare()
 
-    await consumer._dispatch(message)  # the runtime's own errors would surface here
-    await consumer._deleter.close()
+    await consumer.handling.dispatch(message)  # the runtime's own errors would surface here
+    await consumer.deleter.close()
 
     receipt = message["ReceiptHandle"]
     if sqs.dead_letters:

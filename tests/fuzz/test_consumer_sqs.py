@@ -13,11 +13,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from infra.provision import Report
-from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
+from shared.consumer.envelope import parse_body
 from shared.consumer.outcomes import Reject
-from shared.domain.events import MalformedMessage, StatusChange, parse_body
+from shared.domain.events import MalformedMessage, StatusChange
 from tests.fuzz.profiles import examples
 from tests.fuzz.sqs_rules import MAX_ATTRIBUTES
 from tests.fuzz.test_consumer_dispatch import messages
@@ -37,7 +38,7 @@ def expected_handled(body: str) -> StatusChange | None:
     return None
 
 
-async def handle(event: StatusChange, uow: UnitOfWork, seen: list[str]) -> None:
+async def handle(event: StatusChange, uow: SqlUnitOfWork, seen: list[str]) -> None:
     if event.campaign_id % 2:
         raise Reject(f"campaign {event.campaign_id} is odd")
     seen.append(str(event.event_id))

@@ -11,7 +11,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from shared.domain.events import Event, MalformedMessage, SendBatch, parse_body, parse_event
+from shared.consumer.envelope import parse_body
+from shared.domain.events import Event, MalformedMessage, SendBatch, parse_event
 from tests.fuzz.strategies import bodies, events, json_values, mutated_event_documents, sns_envelope
 
 REASONS = (

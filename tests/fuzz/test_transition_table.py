@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from datetime import datetime
 from typing import Any
 
 from hypothesis import given
@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import SubStatus
-from shared.service_layer.transitions import (
+from shared.domain.transitions import (
     STEPS_OF,
     SUB_STATUS_COLUMNS,
     TRANSITIONS,
+    Snapshot,
     Transition,
     Trigger,
     transitions_from,
@@ -27,9 +28,18 @@ rows = st.fixed_dictionaries(
 )
 
 
-def as_row(values: dict[str, Any]) -> Any:
-    """What `Transition.holds_for` reads: a row's `_mapping`."""
-    return SimpleNamespace(_mapping=values)
+def as_row(values: dict[str, Any]) -> Snapshot:
+    """What `Transition.holds_for` reads: a campaign's snapshot."""
+    return Snapshot(
+        status=S.DORMANT,
+        cycle=1,
+        next_send_datetime=datetime(2026, 1, 1),
+        cadence_days=30,
+        requires_approval=values["requires_approval"],
+        error_reason=None,
+        error_from_status=None,
+        steps={column: values[column] for column in SUB_STATUS_COLUMNS},
+    )
 
 
 @given(status=st.sampled_from(S), trigger=st.sampled_from(Trigger), values=rows)

@@ -15,18 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import SubStatus
+from shared.domain.transitions import DATA_STEPS, SUB_STATUS_COLUMNS, TransitionRefused, Trigger
 from shared.service_layer.steps import finish_step
-from shared.service_layer.transitions import (
-    DATA_STEPS,
-    SUB_STATUS_COLUMNS,
-    TransitionRefused,
-    Trigger,
-    fire,
-)
+from shared.service_layer.transitions import fire
 from tests.factories import history, load, make_campaign
 from tests.fuzz.profiles import examples
 
@@ -77,7 +72,7 @@ async def deliver(sessions: Sessions, start: StatusChange, wave: list[Delivery])
     previous = start.model_copy(update={"cycle": start.cycle - 1})
 
     async def one(step: str, error: str | None, stale: bool) -> bool:
-        async with UnitOfWork(sessions) as uow:
+        async with SqlUnitOfWork(sessions) as uow:
             return await finish_step(uow, previous if stale else start, step, error=error)
 
     return list(await asyncio.gather(*(one(*delivery) for delivery in wave)))
@@ -102,8 +97,8 @@ async def fire_twice(sessions: Sessions, campaign_id: int, trigger: Trigger) -> 
     """Two operators (or schedulers) fire the same trigger at once: exactly one may win."""
 
     async def once() -> StatusChange:
-        async with UnitOfWork(sessions) as uow:
-            event = await fire(uow.session, campaign_id, trigger)
+        async with SqlUnitOfWork(sessions) as uow:
+            event = await fire(uow, campaign_id, trigger)
             await uow.commit()
         return event
 
@@ -170,8 +165,8 @@ async def test_a_failed_step_in_any_order_errors_the_campaign_once(
 ) -> None:
     failing, data = stage
     campaign_id = await make_campaign(sessions)
-    async with UnitOfWork(sessions) as uow:
-        start = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+    async with SqlUnitOfWork(sessions) as uow:
+        start = await fire(uow, campaign_id, Trigger.SCHEDULE)
         await uow.commit()
 
     await run_stage(sessions, start, DATA_STEPS, data)
@@ -188,8 +183,8 @@ async def test_a_failed_step_in_any_order_errors_the_campaign_once(
         "ERROR",
     ]
     try:
-        async with UnitOfWork(sessions) as uow:
-            await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+        async with SqlUnitOfWork(sessions) as uow:
+            await fire(uow, campaign_id, Trigger.SCHEDULE)
     except TransitionRefused:
         pass
     else:

@@ -14,16 +14,18 @@ from sqlalchemy import func, select, update
 
 from infra.provision import Report
 from shared.adapters.db.models import Campaign, ProcessedEvent, Recipient
-from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.consumer.consumer import Consumer, Handler
+from shared.consumer.consumer import Consumer
+from shared.consumer.handling import Handler
 from shared.consumer.outcomes import Reject, Retry
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import SubStatus
+from shared.domain.transitions import DATA_STEPS, Trigger
 from shared.service_layer.steps import finish_step
-from shared.service_layer.transitions import DATA_STEPS, Trigger, fire
+from shared.service_layer.transitions import fire
 from tests.conftest import EVENTS
 from tests.factories import history, load, make_campaign
 from tests.support import eventually, receive_all
@@ -35,7 +37,7 @@ async def started_campaign(runtime: Runtime) -> StatusChange:
     """A campaign in WAITING_FOR_DATA whose start event is already published (and drained)."""
     campaign_id = await make_campaign(runtime.sessions)
     async with runtime.unit_of_work() as uow:
-        event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+        event = await fire(uow, campaign_id, Trigger.SCHEDULE)
         await uow.commit()
     for spec in TOPOLOGY.queues:
         await receive_all(runtime.sqs, await runtime.queue_url(spec))
@@ -65,7 +67,7 @@ async def consuming(runtime: Runtime, handler: Handler, **options: Any) -> Async
 
 
 def intro_handler(calls: list[StatusChange]) -> Handler:
-    async def handle(event: StatusChange, uow: UnitOfWork) -> None:
+    async def handle(event: StatusChange, uow: SqlUnitOfWork) -> None:
         calls.append(event)
         async with uow:
             await finish_step(uow, event, "intro_status", data={"intro": f"Hello #{len(calls)}"})
@@ -131,7 +133,7 @@ async def test_duplicate_delivery_changes_nothing(runtime: Runtime) -> None:
     event = await started_campaign(runtime)
     calls: list[StatusChange] = []
 
-    async def handle(event: StatusChange, uow: UnitOfWork) -> None:
+    async def handle(event: StatusChange, uow: SqlUnitOfWork) -> None:
         calls.append(event)
         email = f"x{len(calls)}@e.example"  # a different row per delivery: only one may land
         await asyncio.sleep(0.3)  # the deliveries are in flight together
@@ -183,7 +185,7 @@ async def test_poison_and_foreign_messages_go_to_the_dlq_with_a_reason(
 async def test_rejected_event_is_dead_lettered_at_once(runtime: Runtime, topology: Report) -> None:
     event = await started_campaign(runtime)
 
-    async def handle(event: StatusChange, uow: UnitOfWork) -> None:
+    async def handle(event: StatusChange, uow: SqlUnitOfWork) -> None:
         raise Reject("campaign has no recipients")
 
     await send(runtime, event.model_dump_json())
@@ -201,7 +203,7 @@ async def test_a_handler_that_always_fails_ends_in_the_dlq_after_max_receives(
     event = await started_campaign(runtime)
     attempts: list[int] = []
 
-    async def handle(event: StatusChange, uow: UnitOfWork) -> None:
+    async def handle(event: StatusChange, uow: SqlUnitOfWork) -> None:
         attempts.append(1)
         raise ConnectionError("provider unreachable")
 
@@ -225,7 +227,7 @@ async def test_a_transient_failure_is_retried_after_backoff_then_succeeds(runtim
     succeed = intro_handler(calls)
     moments: list[float] = []
 
-    async def handle(event: StatusChange, uow: UnitOfWork) -> None:
+    async def handle(event: StatusChange, uow: SqlUnitOfWork) -> None:
         moments.append(time.monotonic())
         if len(moments) == 1:
             raise TimeoutError("LLM timed out")
@@ -267,7 +269,7 @@ async def test_heartbeat_keeps_a_long_handler_s_message_invisible(runtime: Runti
     finish = intro_handler(calls)
     seen_by_others: list[Any] = []
 
-    async def slow(event: StatusChange, uow: UnitOfWork) -> None:
+    async def slow(event: StatusChange, uow: SqlUnitOfWork) -> None:
         for _ in range(10):  # 5 s: more than twice the visibility timeout
             await asyncio.sleep(0.5)
             response = await runtime.sqs.receive_message(
@@ -288,7 +290,7 @@ async def test_shutdown_releases_unfinished_messages_at_once(runtime: Runtime) -
     event = await started_campaign(runtime)
     started = asyncio.Event()
 
-    async def stuck(event: StatusChange, uow: UnitOfWork) -> None:
+    async def stuck(event: StatusChange, uow: SqlUnitOfWork) -> None:
         started.set()
         await asyncio.sleep(3600)
 
@@ -341,7 +343,7 @@ async def test_a_sub_second_retry_waits_a_whole_second_not_zero(
     event = await started_campaign(runtime)
     moments: list[float] = []
 
-    async def not_yet(event: StatusChange, uow: UnitOfWork) -> None:
+    async def not_yet(event: StatusChange, uow: SqlUnitOfWork) -> None:
         moments.append(time.monotonic())
         if len(moments) < 3:
             raise Retry("cooldown not over", delay=0.4)

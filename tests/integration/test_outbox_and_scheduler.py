@@ -8,15 +8,16 @@ from datetime import timedelta
 
 from infra.provision import Report
 from services.scheduler.app import start_due_campaigns, tick
-from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.outbox import OutboxRelay
-from shared.adapters.publisher import Publisher
+from shared.adapters.publisher import SnsPublisher
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
 from shared.domain.clock import utcnow_naive
 from shared.domain.statuses import CampaignStatus as S
+from shared.domain.transitions import Trigger
 from shared.service_layer.pausing import pause, resume
-from shared.service_layer.transitions import Trigger, fire
+from shared.service_layer.transitions import fire
 from tests.factories import history, load, make_campaign
 from tests.support import receive_all
 
@@ -26,11 +27,13 @@ async def test_an_event_whose_publish_failed_is_published_by_the_sweep(
 ) -> None:
     """SNS is down at commit time: the transition stands, and the sweep publishes it later."""
     campaign_id = await make_campaign(runtime.sessions)
-    gone = Publisher(runtime.sns, runtime.publisher.topic_arn + "-gone", runtime.sqs, runtime.names)
+    gone = SnsPublisher(
+        runtime.sns, runtime.publisher.topic_arn + "-gone", runtime.sqs, runtime.names
+    )
     broken = OutboxRelay(runtime.sessions, gone)
 
-    async with UnitOfWork(runtime.sessions, broken) as uow:
-        event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+    async with SqlUnitOfWork(runtime.sessions, broken) as uow:
+        event = await fire(uow, campaign_id, Trigger.SCHEDULE)
         await uow.commit()
 
     (row,) = await history(runtime.sessions, campaign_id)
@@ -51,8 +54,8 @@ async def test_an_event_whose_publish_failed_is_published_by_the_sweep(
 
 async def test_the_sweep_leaves_fresh_rows_to_the_committing_process(runtime: Runtime) -> None:
     campaign_id = await make_campaign(runtime.sessions)
-    async with UnitOfWork(runtime.sessions) as uow:  # no relay: as if the process died here
-        await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+    async with SqlUnitOfWork(runtime.sessions) as uow:  # no relay: as if the process died here
+        await fire(uow, campaign_id, Trigger.SCHEDULE)
         await uow.commit()
     patient = OutboxRelay(runtime.sessions, runtime.publisher, grace=timedelta(minutes=5))
 
@@ -100,7 +103,7 @@ async def test_a_paused_pipeline_starts_no_new_cycle(runtime: Runtime) -> None:
     assert await start_due_campaigns(runtime) == 0
     assert (await load(runtime.sessions, due)).campaign_status is S.DORMANT
 
-    async with runtime.sessions() as session:
-        await resume(session, by="test")
-        await session.commit()
+    async with runtime.unit_of_work() as uow:
+        await resume(uow, by="test")
+        await uow.commit()
     assert await start_due_campaigns(runtime) == 1

@@ -28,6 +28,7 @@ from shared.domain.statuses import SendStatus, SubStatus
 from shared.service_layer import sends
 from shared.service_layer.operations import apply_batch
 from shared.service_layer.steps import mark_failed
+from shared.views import sends as send_views
 from tests.factories import history, load, ready_to_create
 from tests.support import receive_all
 
@@ -73,9 +74,9 @@ class Sender:
             config=CONFIG,
         )
 
-    async def progress(self, send_id: int) -> sends.SendProgress:
+    async def progress(self, send_id: int) -> send_views.SendProgress:
         async with self.runtime.sessions() as session:
-            return await sends.progress(session, send_id)
+            return await send_views.progress(session, send_id)
 
 
 @pytest.fixture
@@ -220,7 +221,7 @@ async def test_cancel_ends_the_cycle_and_leaves_the_rest_pending(
 
     assert (cancelled.status, cancelled.sent, cancelled.pending) == (SendStatus.CANCELLED, 2, 3)
     async with runtime.sessions() as session:
-        page = await sends.recipients(session, send.id, status=D.PENDING)
+        page = await send_views.recipients(session, send.id, status=D.PENDING)
     assert page.total == 3
     campaign = await load(runtime.sessions, event.campaign_id)
     assert campaign.campaign_status is S.DORMANT and campaign.cycle == 1
@@ -283,7 +284,7 @@ async def test_transient_errors_are_retried_then_failed_and_permanent_ones_fail_
     await sender.batch(batch)
 
     async with runtime.sessions() as session:
-        page = await sends.recipients(session, send.id, page_size=10)
+        page = await send_views.recipients(session, send.id, page_size=10)
     by_address = {row.email.split("@")[0]: row for row in page.items}
     assert (by_address["owner0"].status, by_address["owner0"].attempts) == (D.SENT, 3)
     assert by_address["owner1"].status is D.FAILED and by_address["owner1"].attempts == 3
@@ -304,8 +305,10 @@ async def test_recipients_are_listed_page_by_page(
     await sender.batch(batch)
 
     async with runtime.sessions() as session:
-        pages = [await sends.recipients(session, send.id, page=p, page_size=2) for p in (1, 2, 3)]
-        sent = await sends.recipients(session, send.id, status=D.SENT)
+        pages = [
+            await send_views.recipients(session, send.id, page=p, page_size=2) for p in (1, 2, 3)
+        ]
+        sent = await send_views.recipients(session, send.id, status=D.SENT)
 
     assert [len(p.items) for p in pages] == [2, 2, 1]
     assert {p.total for p in pages} == {5}
@@ -334,7 +337,7 @@ async def test_a_claim_left_by_a_dead_sender_is_failed_not_resent(
     await sender.batch(batch)
 
     async with runtime.sessions() as session:
-        page = await sends.recipients(session, send.id)
+        page = await send_views.recipients(session, send.id)
     status = {row.delivery_id: (row.status, row.error) for row in page.items}
     assert status[first.id] == (D.FAILED, "sender stopped mid-send; not resent, it may have gone")
     assert addresses(runtime) == [row.email for row in page.items if row.delivery_id != first.id]

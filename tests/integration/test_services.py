@@ -22,8 +22,9 @@ from shared.domain.errors import TransientError
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import SubStatus
+from shared.domain.transitions import DATA_STEPS
 from shared.service_layer.operations import UnknownCampaigns, apply_batch
-from shared.service_layer.transitions import DATA_STEPS, advance
+from shared.service_layer.transitions import advance
 from tests.factories import history, load, ready_to_create, set_ready, start
 from tests.support import receive_all
 
@@ -108,7 +109,7 @@ async def test_no_address_home_report_is_ready_without_an_llm_call(runtime: Runt
 
 
 async def fire_advance(uow: Any, campaign_id: int) -> StatusChange:
-    event = await advance(uow.session, campaign_id)
+    event = await advance(uow, campaign_id)
     await uow.commit()
     assert event is not None
     return event

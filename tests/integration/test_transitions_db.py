@@ -12,28 +12,22 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.adapters.db.models import Campaign
-from shared.adapters.db.uow import UnitOfWork
+from shared.adapters.db.uow import SqlUnitOfWork
 from shared.domain.clock import utcnow_naive
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import SubStatus
+from shared.domain.transitions import DATA_STEPS, TransitionRefused, Trigger
 from shared.service_layer.steps import finish_step
-from shared.service_layer.transitions import (
-    DATA_STEPS,
-    TransitionRefused,
-    Trigger,
-    advance,
-    fire,
-    retry,
-)
+from shared.service_layer.transitions import advance, fire, retry
 from tests.factories import history, load, make_campaign
 
 Sessions = async_sessionmaker[AsyncSession]
 
 
 async def _start(sessions: Sessions, campaign_id: int) -> StatusChange:
-    async with UnitOfWork(sessions) as uow:
-        event = await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+    async with SqlUnitOfWork(sessions) as uow:
+        event = await fire(uow, campaign_id, Trigger.SCHEDULE)
         await uow.commit()
     return event
 
@@ -78,7 +72,7 @@ async def test_data_stage_advances_only_when_the_last_step_is_ready(sessions: Se
 
     for step in DATA_STEPS:
         assert (await load(sessions, campaign_id)).campaign_status is S.WAITING_FOR_DATA
-        async with UnitOfWork(sessions) as uow:
+        async with SqlUnitOfWork(sessions) as uow:
             assert await finish_step(uow, start, step, data={})
 
     campaign = await load(sessions, campaign_id)
@@ -95,12 +89,12 @@ async def test_a_whole_cycle_ends_dormant_with_the_next_send_scheduled(sessions:
     campaign_id = await make_campaign(sessions, next_send_datetime=due, cadence_days=7)
     start = await _start(sessions, campaign_id)
     for step in (*DATA_STEPS, "home_report_analysis_status", "email_status"):
-        async with UnitOfWork(sessions) as uow:
+        async with SqlUnitOfWork(sessions) as uow:
             assert await finish_step(uow, start, step)
-    async with UnitOfWork(sessions) as uow:
-        await fire(uow.session, campaign_id, Trigger.SEND_STARTED)
+    async with SqlUnitOfWork(sessions) as uow:
+        await fire(uow, campaign_id, Trigger.SEND_STARTED)
         await uow.commit()
-    async with UnitOfWork(sessions) as uow:
+    async with SqlUnitOfWork(sessions) as uow:
         assert await finish_step(uow, start, "send_status")
 
     campaign = await load(sessions, campaign_id)
@@ -122,12 +116,12 @@ async def test_approval_is_required_when_the_campaign_says_so(sessions: Sessions
     campaign_id = await make_campaign(sessions, requires_approval=True)
     start = await _start(sessions, campaign_id)
     for step in (*DATA_STEPS, "home_report_analysis_status", "email_status"):
-        async with UnitOfWork(sessions) as uow:
+        async with SqlUnitOfWork(sessions) as uow:
             await finish_step(uow, start, step)
     assert (await load(sessions, campaign_id)).campaign_status is S.WAITING_FOR_MANUAL_APPROVAL
 
-    async with UnitOfWork(sessions) as uow:
-        event = await fire(uow.session, campaign_id, Trigger.APPROVE)
+    async with SqlUnitOfWork(sessions) as uow:
+        event = await fire(uow, campaign_id, Trigger.APPROVE)
         await uow.commit()
 
     assert event.to_status is S.READY_TO_SEND_EMAIL
@@ -140,9 +134,9 @@ async def test_a_failed_step_puts_the_campaign_in_error_and_retry_reruns_only_it
 ) -> None:
     campaign_id = await make_campaign(sessions)
     start = await _start(sessions, campaign_id)
-    async with UnitOfWork(sessions) as uow:
+    async with SqlUnitOfWork(sessions) as uow:
         await finish_step(uow, start, "property_status", data={"property_data": {"value": 1}})
-    async with UnitOfWork(sessions) as uow:
+    async with SqlUnitOfWork(sessions) as uow:
         await finish_step(uow, start, "intro_status", error="LLM said no")
 
     campaign = await load(sessions, campaign_id)
@@ -153,8 +147,8 @@ async def test_a_failed_step_puts_the_campaign_in_error_and_retry_reruns_only_it
     assert error_row.to_status == "ERROR"
     assert json.loads(error_row.payload)["reason"] == "intro_status: LLM said no"
 
-    async with UnitOfWork(sessions) as uow:
-        event = await retry(uow.session, campaign_id)
+    async with SqlUnitOfWork(sessions) as uow:
+        event = await retry(uow, campaign_id)
         await uow.commit()
 
     campaign = await load(sessions, campaign_id)
@@ -171,7 +165,7 @@ async def test_a_stale_cycle_event_changes_nothing(sessions: Sessions) -> None:
     start = await _start(sessions, campaign_id)
     old = start.model_copy(update={"cycle": start.cycle - 1})
 
-    async with UnitOfWork(sessions) as uow:
+    async with SqlUnitOfWork(sessions) as uow:
         assert not await finish_step(uow, old, "property_status")
 
     assert (await load(sessions, campaign_id)).property_status is SubStatus.WAITING_FOR_DATA
@@ -180,8 +174,8 @@ async def test_a_stale_cycle_event_changes_nothing(sessions: Sessions) -> None:
 async def test_a_rolled_back_transition_leaves_no_outbox_row(sessions: Sessions) -> None:
     campaign_id = await make_campaign(sessions)
 
-    async with UnitOfWork(sessions) as uow:
-        await fire(uow.session, campaign_id, Trigger.SCHEDULE)
+    async with SqlUnitOfWork(sessions) as uow:
+        await fire(uow, campaign_id, Trigger.SCHEDULE)
         # no commit: leaving the block rolls back
 
     assert (await load(sessions, campaign_id)).campaign_status is S.DORMANT
@@ -198,7 +192,7 @@ async def test_racing_last_two_sub_statuses_produce_exactly_one_status_change(
         await _set(sessions, campaign_id, **{step: SubStatus.READY for step in DATA_STEPS[:3]})
 
         async def worker(step: str, start: StatusChange = start) -> None:
-            async with UnitOfWork(sessions) as uow:
+            async with SqlUnitOfWork(sessions) as uow:
                 await finish_step(uow, start, step)
 
         await asyncio.gather(worker(DATA_STEPS[3]), worker(DATA_STEPS[4]))
@@ -221,5 +215,5 @@ async def test_two_schedulers_start_a_cycle_once(sessions: Sessions) -> None:
 
 
 async def test_advance_on_a_missing_campaign_is_a_no_op(sessions: Sessions) -> None:
-    async with UnitOfWork(sessions) as uow:
-        assert await advance(uow.session, 999_999) is None
+    async with SqlUnitOfWork(sessions) as uow:
+        assert await advance(uow, 999_999) is None

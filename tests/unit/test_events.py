@@ -3,7 +3,8 @@ from uuid import UUID
 
 import pytest
 
-from shared.domain.events import MalformedMessage, StatusChange, parse_body
+from shared.consumer.envelope import parse_body
+from shared.domain.events import MalformedMessage, StatusChange
 from shared.domain.statuses import CampaignStatus
 from tests.conftest import EVENTS
 

@@ -3,7 +3,7 @@
 from collections import defaultdict
 
 from shared.domain.statuses import CampaignStatus as S
-from shared.service_layer.transitions import (
+from shared.domain.transitions import (
     DATA_STEPS,
     STEPS_OF,
     SUB_STATUS_COLUMNS,

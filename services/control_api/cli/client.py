@@ -6,9 +6,11 @@ from typing import Any
 
 import httpx
 
+from shared.domain.errors import DriprError
 
-class ApiError(Exception):
-    """The API said no; the message is the API's own."""
+
+class ApiCallError(DriprError):
+    """The API said no, or could not be reached; the message is the API's own."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -29,7 +31,7 @@ class ApiClient:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(
+            raise ApiCallError(
                 0, f"cannot reach the control API at {self._http.base_url}: {exc}"
             ) from exc
         if response.status_code >= 400:
@@ -37,5 +39,5 @@ class ApiClient:
                 message = response.json().get("message") or response.text
             except ValueError:
                 message = response.text or response.reason_phrase
-            raise ApiError(response.status_code, f"{message} (HTTP {response.status_code})")
+            raise ApiCallError(response.status_code, f"{message} (HTTP {response.status_code})")
         return response.json()

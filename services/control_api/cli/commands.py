@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,16 +16,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 from rich.table import Table
 
-from services.control_api.cli.client import ApiClient, ApiError
+from services.control_api.cli.client import ApiCallError, ApiClient
+from shared.config import ClientSettings
 
 Handler = Callable[[ApiClient, argparse.Namespace], Any]
 
 
 def add_parsers(commands: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--api-url", default=os.environ.get("DRIPR_API_URL", "http://127.0.0.1:8000")
-    )
+    common.add_argument("--api-url", default=ClientSettings().api_url)
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     campaigns = commands.add_parser("campaigns", help="list, show and create campaigns")
@@ -122,10 +120,11 @@ def add_parsers(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    api = ApiClient(args.api_url, os.environ.get("DRIPR_API_TOKEN"), os.environ.get("USER"))
+    settings = ClientSettings()
+    api = ApiClient(args.api_url, settings.api_token, settings.operator)
     try:
         result = args.call(api, args)
-    except ApiError as exc:
+    except ApiCallError as exc:
         print(f"error: {exc}")
         return 1
     finally:
@@ -235,7 +234,7 @@ def _queues(api: ApiClient, args: argparse.Namespace) -> Any:
 def _breakers(api: ApiClient, args: argparse.Namespace) -> Any:
     if args.what == "reset":
         if not args.name:
-            raise ApiError(0, "name the breaker to reset: property-data, bedrock or ses")
+            raise ApiCallError(0, "name the breaker to reset: property-data, bedrock or ses")
         return api.call("POST", f"/api/v1/queue-management/breakers/{args.name}/reset")
     return api.call("GET", "/api/v1/queue-management/breakers")
 

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.control_api.dashboard.client import Refused
 from services.control_api.dashboard.web import ApiDep, redirect, render
 from shared.domain.statuses import CampaignStatus, SubStatus
-from shared.service_layer.transitions import SUB_STATUS_COLUMNS
+from shared.domain.transitions import SUB_STATUS_COLUMNS
 
 router = APIRouter(prefix="/ui/campaigns", include_in_schema=False)
 

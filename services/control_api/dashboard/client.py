@@ -12,8 +12,10 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
+from shared.domain.errors import DriprError
 
-class Refused(Exception):
+
+class Refused(DriprError):
     """The API said no; `message` is the API's own text, shown to the operator as it is."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -15,6 +15,7 @@ from fastapi.templating import Jinja2Templates
 
 from services.control_api.dashboard import session as sessions
 from services.control_api.dashboard.client import Api, Refused
+from shared.domain.errors import DriprError
 
 HERE = Path(__file__).parent
 HEADERS = {
@@ -36,13 +37,13 @@ class Config:
     refresh_ms: int = 2000
 
 
-class SignInRequired(Exception):
+class SignInRequired(DriprError):
     def __init__(self, next_url: str) -> None:
         super().__init__(next_url)
         self.next_url = next_url
 
 
-class CsrfRefused(Exception):
+class CsrfRefused(DriprError):
     """A POST without the session's CSRF token (or without a session): answered with 403."""
 
 

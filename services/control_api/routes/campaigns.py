@@ -26,14 +26,15 @@ from services.control_api.schemas import (
     Refusal,
     StatusChangeOut,
 )
-from shared.adapters import dlq
 from shared.adapters.db.models import AuditEntry, Campaign, OutboxEvent, Recipient
 from shared.adapters.topology import TOPOLOGY
+from shared.consumer import redrive
 from shared.domain.clock import utcnow_naive
 from shared.domain.statuses import IN_PROGRESS, CampaignStatus, SubStatus
+from shared.domain.transitions import SUB_STATUS_COLUMNS
 from shared.service_layer import audit, sends
 from shared.service_layer.operations import apply_batch
-from shared.service_layer.transitions import SUB_STATUS_COLUMNS
+from shared.views import sends as send_views
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
@@ -191,7 +192,7 @@ async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> C
             for r in rows
         ]
         send = await sends.find(session, campaign_id)
-        progress = await sends.progress(session, send.id) if send else None
+        progress = await send_views.progress(session, send.id) if send else None
         entries = await session.scalars(
             select(AuditEntry).where(AuditEntry.campaign_id == campaign_id).order_by(AuditEntry.id)
         )
@@ -200,7 +201,7 @@ async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> C
             for e in entries
         ]
     letters = await asyncio.gather(
-        *(dlq.peek(runtime.sqs, runtime.names, spec, limit=100) for spec in TOPOLOGY.queues)
+        *(redrive.peek(runtime.sqs, runtime.names, spec, limit=100) for spec in TOPOLOGY.queues)
     )
     mine = [letter for group in letters for letter in group if letter.campaign_id == campaign_id]
     return CampaignDetail(
@@ -253,13 +254,7 @@ async def batch_action(
         runtime.unit_of_work(),
         action,
         body.campaign_ids,
-        on_commit=lambda session, r: audit.record(
-            session,
-            who,
-            action,
-            campaign_ids=r.updated,
-            detail={"updated": len(r.updated), "refused": len(r.refused)},
-        ),
+        actor=who,
     )
     return BatchOut(
         action=action,

@@ -9,12 +9,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.control_api.deps import Operator, RuntimeDep
-from services.control_api.errors import ApiError
 from shared.adapters.db.models import Campaign, CircuitBreakerRow, PipelineStateRow
 from shared.adapters.topology import TOPOLOGY
 from shared.domain.statuses import BreakerState, CampaignStatus, PipelineState
 from shared.service_layer import audit, breakers, pausing
-from shared.service_layer.breakers import DEPENDS_ON
 
 router = APIRouter(prefix="/api/v1/queue-management", tags=["queue management"])
 
@@ -66,7 +64,7 @@ def _holds(state: PipelineStateRow, rows: list[CircuitBreakerRow]) -> list[Queue
     opened = {r.name for r in rows if r.state is BreakerState.OPEN}
     holds = []
     for spec in TOPOLOGY.queues:
-        depends_on = list(DEPENDS_ON.get(spec.name, ()))
+        depends_on = [str(d) for d in spec.depends_on]
         blocking = [name for name in depends_on if name in opened]
         if state.state is PipelineState.PAUSED:
             reason: str | None = f"pipeline paused: {state.reason}"
@@ -128,10 +126,7 @@ async def status(runtime: RuntimeDep, _: Operator) -> QueueManagementStatus:
 async def resume(runtime: RuntimeDep, who: Operator) -> ResumeOut:
     """The only way anything resumes; refused while any circuit breaker is open."""
     async with runtime.unit_of_work() as uow:
-        try:
-            report = await pausing.resume(uow.session, by=who)
-        except pausing.CannotResume as exc:
-            raise ApiError(409, "conflict", str(exc)) from None
+        report = await pausing.resume(uow, by=who)  # Refused while a breaker is open
         audit.record(
             uow.session,
             who,
@@ -161,10 +156,7 @@ async def change_threshold(
 ) -> BreakerOut:
     """Consecutive dependency errors that open this breaker, for every replica at once."""
     async with runtime.sessions() as session:
-        try:
-            row = await breakers.set_threshold(session, name, body.threshold)
-        except LookupError as exc:
-            raise ApiError(404, "not_found", str(exc.args[0])) from None
+        row = await breakers.set_threshold(session, name, body.threshold)  # NotFound: 404
         audit.record(
             session, who, "breaker_threshold", detail={"breaker": name, **body.model_dump()}
         )
@@ -176,10 +168,7 @@ async def change_threshold(
 async def reset_breaker(name: str, runtime: RuntimeDep, who: Operator) -> BreakerOut:
     """Close the breaker. It resumes nothing: that is a separate, deliberate step."""
     async with runtime.sessions() as session:
-        try:
-            row = await breakers.reset(session, name)
-        except LookupError as exc:
-            raise ApiError(404, "not_found", str(exc.args[0])) from None
+        row = await breakers.reset(session, name)  # NotFound: 404
         audit.record(session, who, "reset_breaker", detail={"breaker": name})
         await session.commit()
         return _breaker(row)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Query
 from services.control_api.deps import Operator, RuntimeDep
 from services.control_api.errors import ApiError
 from services.control_api.schemas import RedriveRequest
-from shared.adapters import dlq
 from shared.adapters.topology import TOPOLOGY, QueueSpec
+from shared.consumer import redrive
 from shared.service_layer import audit
 from shared.views.monitoring import QueueDepth, queue_depth
 
@@ -35,16 +35,16 @@ async def queues(runtime: RuntimeDep, _: Operator) -> list[QueueDepth]:
 @router.get("/{name}/dlq")
 async def peek_dlq(
     name: str, runtime: RuntimeDep, _: Operator, limit: Annotated[int, Query(ge=1, le=100)] = 10
-) -> list[dlq.DeadLetter]:
-    return await dlq.peek(runtime.sqs, runtime.names, _spec(name), limit)
+) -> list[redrive.DeadLetter]:
+    return await redrive.peek(runtime.sqs, runtime.names, _spec(name), limit)
 
 
 @router.post("/{name}/dlq/redrive")
 async def redrive_dlq(
     name: str, body: RedriveRequest, runtime: RuntimeDep, who: Operator
-) -> dlq.RedriveResult:
-    wanted = dlq.RedriveFilter(**body.model_dump(exclude={"dry_run"}))
-    result = await dlq.redrive(
+) -> redrive.RedriveResult:
+    wanted = redrive.RedriveFilter(**body.model_dump(exclude={"dry_run"}))
+    result = await redrive.redrive(
         runtime.sqs, runtime.publisher, runtime.names, _spec(name), wanted, dry_run=body.dry_run
     )
     if not body.dry_run:

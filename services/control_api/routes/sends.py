@@ -10,6 +10,7 @@ from services.control_api.deps import Operator, Page, RuntimeDep
 from services.control_api.errors import ApiError
 from shared.domain.statuses import DeliveryStatus
 from shared.service_layer import sends
+from shared.views import sends as send_views
 
 router = APIRouter(prefix="/api/v1", tags=["sends"])
 
@@ -17,18 +18,18 @@ router = APIRouter(prefix="/api/v1", tags=["sends"])
 @router.get("/campaigns/{campaign_id}/send")
 async def campaign_send(
     campaign_id: int, runtime: RuntimeDep, _: Operator, cycle: int | None = None
-) -> sends.SendProgress:
+) -> send_views.SendProgress:
     async with runtime.sessions() as session:
         send = await sends.find(session, campaign_id, cycle)
         if send is None:
             raise ApiError(404, "not_found", f"campaign {campaign_id} has no send yet")
-        return await sends.progress(session, send.id)
+        return await send_views.progress(session, send.id)
 
 
 @router.get("/sends/{send_id}")
-async def send_progress(send_id: int, runtime: RuntimeDep, _: Operator) -> sends.SendProgress:
+async def send_progress(send_id: int, runtime: RuntimeDep, _: Operator) -> send_views.SendProgress:
     async with runtime.sessions() as session:
-        return await sends.progress(session, send_id)
+        return await send_views.progress(session, send_id)
 
 
 @router.get("/sends/{send_id}/recipients")
@@ -39,32 +40,32 @@ async def send_recipients(
     page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
     status: DeliveryStatus | None = None,
-) -> sends.RecipientPage:
+) -> send_views.RecipientPage:
     async with runtime.sessions() as session:
-        return await sends.recipients(
+        return await send_views.recipients(
             session, send_id, page=page, page_size=page_size, status=status
         )
 
 
 @router.post("/sends/{send_id}/pause")
-async def pause_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
+async def pause_send(send_id: int, runtime: RuntimeDep, who: Operator) -> send_views.SendProgress:
     return await sends.pause(runtime.unit_of_work(), send_id, who)
 
 
 @router.post("/sends/{send_id}/resume")
-async def resume_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
+async def resume_send(send_id: int, runtime: RuntimeDep, who: Operator) -> send_views.SendProgress:
     return await sends.resume(runtime.unit_of_work(), send_id, who)
 
 
 @router.post("/sends/{send_id}/cancel")
-async def cancel_send(send_id: int, runtime: RuntimeDep, who: Operator) -> sends.SendProgress:
+async def cancel_send(send_id: int, runtime: RuntimeDep, who: Operator) -> send_views.SendProgress:
     return await sends.cancel(runtime.unit_of_work(), send_id, who)
 
 
 @router.patch("/sends/{send_id}/controls")
 async def send_controls(
     send_id: int, body: sends.ControlChanges, runtime: RuntimeDep, who: Operator
-) -> sends.SendProgress:
+) -> send_views.SendProgress:
     if not body.model_dump(exclude_none=True):
         raise ApiError(422, "invalid_request", "give batch_size, delay_ms or cooldown_seconds")
     return await sends.change_controls(runtime.unit_of_work(), send_id, body, who)

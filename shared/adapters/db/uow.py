@@ -1,8 +1,9 @@
-"""The unit of work: one database transaction, with the outbox and idempotency built in.
+"""The SQL unit of work: one database transaction, with the outbox and idempotency built in.
 
 Leaving the block without `commit()` rolls back. `commit()` records the consumed event as
-processed in the same transaction as the handler's effect (so a redelivery finds it done), then
-commits, then hands the transaction's outbox rows to the relay for immediate publishing.
+processed in the same transaction as the handler's effect (so a redelivery finds it done),
+flushes the outbox rows of the events emitted, commits, then hands those rows to the relay for
+immediate publishing (a failure there is left to the relay's sweep).
 """
 
 from __future__ import annotations
@@ -14,19 +15,23 @@ from uuid import UUID
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.adapters import outbox
-from shared.adapters.db.models import ProcessedEvent
-from shared.consumer.outcomes import AlreadyProcessed
+from shared.adapters.db.campaigns import SqlCampaigns
+from shared.adapters.db.models import Base, OutboxEvent, ProcessedEvent
+from shared.adapters.db.rows import affected
+from shared.adapters.outbox import OutboxRelay, outbox_row
 from shared.domain.clock import utcnow_naive
+from shared.domain.events import Event
+from shared.service_layer.unit_of_work import AlreadyProcessed, NewEvent
 
 
-class UnitOfWork:
+class SqlUnitOfWork:
     session: AsyncSession
+    campaigns: SqlCampaigns
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        relay: outbox.OutboxRelay | None = None,
+        relay: OutboxRelay | None = None,
         *,
         consumer: str | None = None,
         event_id: UUID | None = None,
@@ -35,11 +40,12 @@ class UnitOfWork:
         self._relay = relay
         self._consumer = consumer
         self._event_id = event_id
-        self._published: list[str] = []
+        self._new: list[tuple[NewEvent, OutboxEvent]] = []
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
-        self._committed = False
+        self.campaigns = SqlCampaigns(self.session)
+        self._new = []
         return self
 
     async def __aexit__(
@@ -52,28 +58,34 @@ class UnitOfWork:
         # objects readable after the block, which handlers that read, then work, rely on.
         await self.session.close()
 
+    def add(self, *rows: Base) -> None:
+        self.session.add_all(rows)
+
+    def emit(self, event: Event, *, queue: str | None = None, delay_seconds: int = 0) -> None:
+        row = outbox_row(event, queue=queue, delay_seconds=delay_seconds)
+        self.session.add(row)
+        self._new.append((NewEvent(event, queue, delay_seconds), row))
+
+    def collect_new_events(self) -> list[NewEvent]:
+        new, self._new = self._new, []
+        return [event for event, _row in new]
+
     async def commit(self) -> None:
         consumer, event_id = self._consumer, self._event_id
         if consumer and event_id and not await record_processed(self.session, consumer, event_id):
             await self.session.rollback()
-            raise AlreadyProcessed(f"{self._consumer} already handled event {self._event_id}")
-        pending = outbox.take_pending(self.session)
+            self._new = []
+            raise AlreadyProcessed(f"{consumer} already handled event {event_id}")
+        rows = [row for _event, row in self._new]
+        events = self.collect_new_events()
         await self.session.commit()
-        self._committed = True
-        if self._relay is not None and pending:
-            await self._relay.publish(pending)
-        self._published.extend(row.event_id for row, _event in pending)
+        if self._relay is not None and events:
+            await self._relay.publish(zip(rows, (new.event for new in events), strict=True))
 
     async def already_processed(self) -> bool:
-        """A cheap look before doing the work; `commit()` is what actually guarantees once."""
         if self._consumer is None or self._event_id is None:
             return False
         return await is_processed(self._sessions, self._consumer, self._event_id)
-
-    @property
-    def published(self) -> list[str]:
-        """Outbox event ids this unit of work committed (published now or by a later sweep)."""
-        return list(self._published)
 
 
 async def record_processed(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
@@ -88,8 +100,7 @@ async def record_processed(session: AsyncSession, consumer: str, event_id: UUID)
         .prefix_with("IGNORE", dialect="mysql")
         .prefix_with("OR IGNORE", dialect="sqlite")
     )
-    result = await session.execute(statement)
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return affected(await session.execute(statement)) == 1
 
 
 async def is_processed(

@@ -8,7 +8,6 @@ retries; the client itself is built to make exactly one attempt.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from botocore.config import Config
@@ -21,9 +20,10 @@ from botocore.exceptions import (
 )
 
 from shared.adapters.providers.llm import prompt
+from shared.domain.dependencies import Dependency
 from shared.domain.errors import PermanentError, TransientError
 
-DEPENDENCY = "bedrock"
+DEPENDENCY = Dependency.BEDROCK
 # The request itself is wrong or not allowed: retrying cannot help.
 PERMANENT_CODES = frozenset(
     {"ValidationException", "AccessDeniedException", "ResourceNotFoundException"}
@@ -40,7 +40,9 @@ REFUSED_STOP_REASONS = frozenset({"content_filtered", "guardrail_intervened"})
 NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, HTTPClientError)
 
 
-def bedrock_client_kwargs(region: str, endpoint_url: str | None, timeout: float) -> dict[str, Any]:
+def bedrock_client_kwargs(
+    region: str, endpoint_url: str | None, timeout: float, *, has_credentials: bool = False
+) -> dict[str, Any]:
     """Kwargs for `AioSession().create_client("bedrock-runtime", ...)`: one bounded attempt."""
     kwargs: dict[str, Any] = {
         "region_name": region,
@@ -54,7 +56,7 @@ def bedrock_client_kwargs(region: str, endpoint_url: str | None, timeout: float)
     }
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
-        if not os.environ.get("AWS_ACCESS_KEY_ID"):
+        if not has_credentials:
             # Stand-ins accept any credentials; real AWS uses the normal credential chain.
             kwargs["aws_access_key_id"] = "test"
             kwargs["aws_secret_access_key"] = "test"

@@ -9,17 +9,18 @@ from shared.adapters.providers.data import DataProvider, SampleDataProvider
 from shared.adapters.providers.llm import TemplateWriter, Writer
 from shared.adapters.providers.mailer import Mailer, SesMailer
 from shared.bootstrap import Runtime
+from shared.domain.dependencies import Dependency
 from shared.service_layer.breakers import CircuitBreaker, Guarded
 
 
-def guard(runtime: Runtime, adapter: Any, breaker: str) -> Any:
+def guard(runtime: Runtime, adapter: Any, breaker: Dependency) -> Any:
     """Every call of the adapter goes through the dependency's circuit breaker."""
     ignore = tuple(t.strip() for t in runtime.settings.breaker_ignore.split(","))
     return Guarded(adapter, CircuitBreaker(breaker, runtime.sessions, ignore))
 
 
 async def open_data_provider(runtime: Runtime) -> DataProvider:
-    provider: DataProvider = guard(runtime, await _data_provider(runtime), "property-data")
+    provider: DataProvider = guard(runtime, await _data_provider(runtime), Dependency.PROPERTY_DATA)
     return provider
 
 
@@ -39,7 +40,7 @@ async def _data_provider(runtime: Runtime) -> DataProvider:
 
 
 async def open_writer(runtime: Runtime) -> Writer:
-    writer: Writer = guard(runtime, await _writer(runtime), "bedrock")
+    writer: Writer = guard(runtime, await _writer(runtime), Dependency.BEDROCK)
     return writer
 
 
@@ -50,7 +51,10 @@ async def _writer(runtime: Runtime) -> Writer:
     from shared.adapters.providers.bedrock import BedrockWriter, bedrock_client_kwargs
 
     kwargs = bedrock_client_kwargs(
-        settings.aws_region, settings.bedrock_endpoint_url, settings.llm_timeout_seconds
+        settings.aws_region,
+        settings.bedrock_endpoint_url,
+        settings.llm_timeout_seconds,
+        has_credentials=bool(settings.aws_access_key_id),
     )
     client = await runtime.stack.enter_async_context(
         runtime.aws.create_client("bedrock-runtime", **kwargs)
@@ -62,5 +66,5 @@ async def open_mailer(runtime: Runtime) -> Mailer:
     ses = await runtime.stack.enter_async_context(
         async_client(runtime.aws, "ses", runtime.settings)
     )
-    mailer: Mailer = guard(runtime, SesMailer(ses, runtime.settings.sender_email), "ses")
+    mailer: Mailer = guard(runtime, SesMailer(ses, runtime.settings.sender_email), Dependency.SES)
     return mailer

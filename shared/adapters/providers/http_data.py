@@ -23,9 +23,10 @@ from tenacity import (
     wait_exponential,
 )
 
+from shared.domain.dependencies import Dependency
 from shared.domain.errors import PermanentError, TransientError
 
-DEPENDENCY = "property-data"
+DEPENDENCY = Dependency.PROPERTY_DATA
 MAX_RETRY_AFTER = 30.0  # a server asking for longer is better treated as down than waited on
 
 

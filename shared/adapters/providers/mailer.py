@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared.domain.dependencies import Dependency
 from shared.domain.errors import PermanentError, TransientError
 
 PERMANENT_CODES = frozenset(
@@ -60,8 +61,8 @@ class SesMailer:
             code = str(error.get("Code", "Unknown"))
             message = f"{code}: {error.get('Message', exc)}"
             if code in PERMANENT_CODES:
-                raise PermanentError("ses", message) from exc
-            raise TransientError("ses", message) from exc
+                raise PermanentError(Dependency.SES, message) from exc
+            raise TransientError(Dependency.SES, message) from exc
         except BotoCoreError as exc:  # connection refused, timeouts
-            raise TransientError("ses", f"{type(exc).__name__}: {exc}") from exc
+            raise TransientError(Dependency.SES, f"{type(exc).__name__}: {exc}") from exc
         return str(response["MessageId"])

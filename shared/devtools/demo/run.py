@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import secrets
 import socket
 import sys
@@ -33,7 +32,6 @@ from shared.devtools.demo.processes import ServiceProcess, service_environment, 
 from shared.devtools.demo.seed import DemoCampaign, seed
 from shared.devtools.emulator import free_port, moto_sent_emails, moto_server
 from shared.domain.statuses import CampaignStatus, DeliveryStatus
-from shared.service_layer import audit
 from shared.service_layer.operations import apply_batch
 from shared.views.monitoring import Snapshot, snapshot
 
@@ -107,7 +105,7 @@ def _environment(options: DemoOptions, base: Settings, console: Console) -> Iter
         yield base.model_copy(update=overrides)
         return
     WORKDIR.mkdir(exist_ok=True)
-    if "DATABASE_URL" not in os.environ:
+    if "database_url" not in base.model_fields_set:
         database = WORKDIR / "demo.db"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
@@ -168,14 +166,7 @@ async def _approve_waiting(runtime: Runtime, console: Console) -> int:
         )
     if not waiting:
         return 0
-    result = await apply_batch(
-        runtime.unit_of_work(),
-        "approve",
-        waiting,
-        on_commit=lambda session, r: audit.record(
-            session, "demo-operator", "approve", campaign_ids=r.updated
-        ),
-    )
+    result = await apply_batch(runtime.unit_of_work(), "approve", waiting, actor="demo-operator")
     console.print(f"Operator approved campaign(s) {', '.join(map(str, result.updated))}")
     return len(result.updated)
 

@@ -14,7 +14,7 @@ from shared.bootstrap import Runtime
 from shared.domain.events import StatusChange
 from shared.domain.statuses import SendStatus
 from shared.domain.unsubscribe import make_token
-from shared.service_layer import sends
+from shared.views import sends as send_views
 from tests.factories import make_send, ready_to_create
 from tests.support import receive_all
 
@@ -48,7 +48,7 @@ async def test_send_progress_controls_pause_resume_cancel(
     assert resumed.json()["status"] == "RUNNING"
     assert (cancelled.json()["status"], cancelled.json()["pending"]) == ("CANCELLED", 3)
     async with runtime.sessions() as session:
-        assert (await sends.progress(session, send_id)).status is SendStatus.CANCELLED
+        assert (await send_views.progress(session, send_id)).status is SendStatus.CANCELLED
         actions = list(
             await session.scalars(
                 select(AuditEntry.action)

@@ -17,7 +17,8 @@ from pydantic import BaseModel
 
 from shared.adapters.publisher import Publisher
 from shared.adapters.topology import Names, QueueSpec
-from shared.domain.events import MalformedMessage, SendBatch, parse_body
+from shared.consumer.envelope import parse_body
+from shared.domain.events import MalformedMessage, SendBatch
 
 NO_REASON = "moved by SQS after maxReceiveCount (no reason recorded)"
 

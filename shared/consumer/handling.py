@@ -1,0 +1,147 @@
+"""One message, start to end: parse, dispatch to its handler, and carry out the outcome.
+
+- malformed, foreign or unhandled messages, and `Reject`: dead-lettered with the reason;
+- `Retry(delay)`: visible again after the delay;
+- any other exception: visible again after an exponential backoff, until the queue's
+  maxReceiveCount, when it is dead-lettered with the last error as its reason;
+- a duplicate (the event was already processed by this consumer): deleted, nothing done;
+- success: deleted (in a batch, by the deleter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import structlog
+
+from shared.consumer.dead_letter import DeadLetterer
+from shared.consumer.deleter import BatchDeleter
+from shared.consumer.envelope import parse_body
+from shared.consumer.outcomes import Reject, Retry
+from shared.consumer.visibility import Visibility
+from shared.domain.events import Event, MalformedMessage
+from shared.service_layer.unit_of_work import AlreadyProcessed, UnitOfWork
+
+log = structlog.get_logger(__name__)
+
+U = TypeVar("U", bound=UnitOfWork)
+"""The unit of work handlers get: the port, or an implementation a service needs more of."""
+
+Handler = Callable[[Any, U], Awaitable[None]]
+GiveUp = Callable[[Any, U, str], Awaitable[None]]
+UnitOfWorkFactory = Callable[[str, UUID], U]
+
+_CONTEXT = ("campaign_id", "cycle", "send_id")
+"""Event fields bound to every log line of the message's handling."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    base_seconds: float = 2.0
+    max_seconds: float = 300.0
+
+    def delay(self, receives: int) -> float:
+        return min(self.max_seconds, self.base_seconds * 2.0 ** (receives - 1))
+
+
+class MessageHandling(Generic[U]):
+    def __init__(
+        self,
+        name: str,
+        handlers: Mapping[type[Event], Handler[U]],
+        unit_of_work: UnitOfWorkFactory[U],
+        *,
+        visibility: Visibility,
+        dead_letters: DeadLetterer,
+        deleter: BatchDeleter,
+        backoff: Backoff = Backoff(),
+        on_give_up: GiveUp[U] | None = None,
+    ) -> None:
+        self._name = name
+        self._handlers = dict(handlers)
+        self._unit_of_work = unit_of_work
+        self._visibility = visibility
+        self._dead_letters = dead_letters
+        self._deleter = deleter
+        self._backoff = backoff
+        self._on_give_up = on_give_up
+        self.max_receive_count: int | None = None
+        """From the queue's redrive policy: the receive at which a failure is final."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        try:
+            event = parse_body(message.get("Body", ""))
+        except MalformedMessage as exc:
+            await self._dead_letters.send(message, str(exc))
+            return
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            reason = f"{self._name} has no handler for {event.event_type_name()}"
+            await self._dead_letters.send(message, reason)
+            return
+        context: dict[str, Any] = {"event_id": str(event.event_id)}
+        for key in _CONTEXT:
+            if hasattr(event, key):
+                context[key] = getattr(event, key)
+        with structlog.contextvars.bound_contextvars(**context):
+            await self._handle(message, event, handler)
+
+    async def _handle(self, message: dict[str, Any], event: Event, handler: Handler[U]) -> None:
+        receipt: str = message["ReceiptHandle"]
+        began = time.perf_counter()
+        heartbeat = asyncio.create_task(self._visibility.heartbeat(receipt))
+        try:
+            unit_of_work = self._unit_of_work(self._name, event.event_id)
+            if await unit_of_work.already_processed():
+                log.info("message.duplicate")
+            else:
+                await handler(event, unit_of_work)
+        except AlreadyProcessed:
+            log.info("message.duplicate", raced=True)
+        except Reject as exc:
+            await self._give_up(event, f"rejected: {exc}")
+            await self._dead_letters.send(message, f"rejected: {exc}")
+            return
+        except Retry as exc:
+            log.info("message.retry", reason=str(exc), delay=exc.delay)
+            await self._visibility.release(receipt, exc.delay)
+            return
+        except asyncio.CancelledError:
+            await asyncio.shield(self._visibility.release(receipt, 0))
+            raise
+        except Exception as exc:
+            await self._failed(message, event, exc)
+            return
+        finally:
+            heartbeat.cancel()
+        self._deleter.delete(receipt)
+        log.info("message.handled", ms=round((time.perf_counter() - began) * 1000, 1))
+
+    async def _failed(self, message: dict[str, Any], event: Event, exc: Exception) -> None:
+        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+        reason = f"{type(exc).__name__}: {exc}"
+        if self.max_receive_count is not None and receives >= self.max_receive_count:
+            log.error("message.exhausted", receives=receives, error=reason, exc_info=exc)
+            reason = f"failed {receives} times; last error {reason}"
+            await self._give_up(event, reason)
+            await self._dead_letters.send(message, reason)
+            return
+        delay = self._backoff.delay(receives)
+        log.warning("message.failed", receives=receives, retry_in=delay, error=reason, exc_info=exc)
+        await self._visibility.release(message["ReceiptHandle"], delay)
+
+    async def _give_up(self, event: Event, reason: str) -> None:
+        """Let the service record the failure (e.g. its step in ERROR) before dead-lettering."""
+        if self._on_give_up is None:
+            return
+        try:
+            await self._on_give_up(event, self._unit_of_work(self._name, event.event_id), reason)
+        except AlreadyProcessed:
+            pass
+        except Exception:
+            log.exception("message.give_up_failed")
