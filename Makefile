@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: bench chaos fuzz run test lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
+.PHONY: bench chaos fuzz run test unit integration e2e lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -22,6 +22,19 @@ run: $(STAMP)
 ## The whole suite: unit, integration and end-to-end (MySQL at 127.0.0.1:3306 when it answers).
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+## The tiers of `make test`, each runnable alone.
+## unit: fakes only (tests/fakes.py), no database, no emulator; seconds.
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+## integration: the database and a moto server over HTTP, and the hypothesis properties.
+integration: $(STAMP)
+	$(BIN)/pytest -q tests/integration tests/fuzz
+
+## e2e: every service as its own process, the dashboard in Chromium, the CI-sized chaos run.
+e2e: $(STAMP)
+	$(BIN)/pytest -q tests/e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

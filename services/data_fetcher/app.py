@@ -13,10 +13,10 @@ from typing import Any
 
 from shared.adapters.db.models import Campaign
 from shared.adapters.providers.data import DataProvider
-from shared.adapters.providers.factory import open_data_provider
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.entrypoints.runner import run_consumers
+from shared.bootstrap.providers import open_data_provider
+from shared.consumer.consumer import run_consumers
 from shared.service_layer.steps import Outcome, Step
 
 Fetch = Callable[[str], Awaitable[dict[str, Any]]]

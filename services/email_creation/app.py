@@ -13,7 +13,7 @@ from services.email_creation.builder import build_email
 from shared.adapters.db.models import Campaign, Email
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.entrypoints.runner import run_consumers
+from shared.consumer.consumer import run_consumers
 from shared.service_layer.steps import Outcome, Step
 
 

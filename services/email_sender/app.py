@@ -22,10 +22,11 @@ from services.email_sender.delivery import SendConfig, deliver_one, fail_abandon
 from shared.adapters.db.models import Campaign, Delivery, Email, Send
 from shared.adapters.db.rows import affected
 from shared.adapters.db.uow import SqlUnitOfWork
-from shared.adapters.providers.factory import open_mailer
 from shared.adapters.providers.mailer import Mailer
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
+from shared.bootstrap.providers import open_mailer
+from shared.consumer.consumer import run_consumers
 from shared.consumer.handling import Handler
 from shared.consumer.outcomes import Reject, Retry
 from shared.domain.clock import utcnow_naive
@@ -33,7 +34,6 @@ from shared.domain.dependencies import Dependency
 from shared.domain.events import Event, SendBatch, StatusChange
 from shared.domain.statuses import CampaignStatus, DeliveryStatus, SendStatus
 from shared.domain.transitions import Trigger
-from shared.entrypoints.runner import run_consumers
 from shared.service_layer import sends
 from shared.service_layer.breakers import CircuitBreaker
 from shared.service_layer.steps import finish_step, mark_failed, pending_campaign

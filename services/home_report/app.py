@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 
 from shared.adapters.db.models import Campaign
-from shared.adapters.providers.factory import open_writer
 from shared.adapters.providers.llm import Writer
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
+from shared.bootstrap.providers import open_writer
+from shared.consumer.consumer import run_consumers
 from shared.domain.errors import PermanentError
-from shared.entrypoints.runner import run_consumers
 from shared.service_layer.steps import Outcome, Step
 
 

@@ -10,11 +10,11 @@ import asyncio
 
 from shared.adapters.db.models import Campaign
 from shared.adapters.providers.data import DataProvider
-from shared.adapters.providers.factory import open_data_provider, open_writer
 from shared.adapters.providers.llm import Writer
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.entrypoints.runner import run_consumers
+from shared.bootstrap.providers import open_data_provider, open_writer
+from shared.consumer.consumer import run_consumers
 from shared.service_layer.steps import Outcome, Step
 
 

@@ -11,44 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from datetime import datetime
 
 import structlog
-from sqlalchemy import select
 
-from shared.adapters.db.models import Campaign
 from shared.bootstrap import Runtime
 from shared.domain.clock import utcnow_naive
-from shared.domain.statuses import CampaignStatus, PipelineState
+from shared.domain.statuses import PipelineState
 from shared.domain.transitions import TransitionRefused, Trigger
-from shared.service_layer.pausing import pipeline_state
 from shared.service_layer.transitions import fire
+from shared.service_layer.unit_of_work import UnitOfWork
 
 log = structlog.get_logger(__name__)
 
 
 async def start_due_campaigns(
-    runtime: Runtime, now: datetime | None = None, limit: int = 200
+    unit_of_work: Callable[[], UnitOfWork], now: datetime | None = None, limit: int = 200
 ) -> int:
+    """Start every due campaign's cycle, each in a unit of work of its own; how many started."""
     now = now or utcnow_naive()
-    async with runtime.sessions() as session:
-        state = await pipeline_state(session)
-        if state is not None and state.state is PipelineState.PAUSED:
+    async with unit_of_work() as uow:
+        if await uow.pipeline.state() is PipelineState.PAUSED:
             return 0  # a paused pipeline starts no new cycle; they start after the resume
-        due = (
-            await session.scalars(
-                select(Campaign.id)
-                .where(
-                    Campaign.campaign_status == CampaignStatus.DORMANT,
-                    Campaign.next_send_datetime <= now,
-                )
-                .order_by(Campaign.next_send_datetime, Campaign.id)
-                .limit(limit)
-            )
-        ).all()
+        due = await uow.campaigns.due(now, limit)
     started = 0
     for campaign_id in due:
-        async with runtime.unit_of_work() as uow:
+        async with unit_of_work() as uow:
             try:
                 await fire(uow, campaign_id, Trigger.SCHEDULE, now=now)
             except TransitionRefused:
@@ -61,7 +50,7 @@ async def start_due_campaigns(
 
 
 async def tick(runtime: Runtime) -> None:
-    await start_due_campaigns(runtime)
+    await start_due_campaigns(runtime.unit_of_work)
     await runtime.relay.sweep()
 
 

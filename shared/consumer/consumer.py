@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
 
@@ -202,3 +202,10 @@ class Consumer(Generic[U]):
         await asyncio.gather(*pending, return_exceptions=True)
         if pending:
             log.warning("consumer.released_unfinished", count=len(pending))
+
+
+async def run_consumers(consumers: Sequence[Consumer[Any]], stop: asyncio.Event) -> None:
+    """Run several consumers in one process; if one dies the others stop too, loudly."""
+    async with asyncio.TaskGroup() as group:
+        for consumer in consumers:
+            group.create_task(consumer.run(stop))

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import importlib
 import signal
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import structlog
 
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
-from shared.consumer.consumer import Consumer
 from shared.logging import configure_logging
 
 ServiceMain = Callable[[Runtime, asyncio.Event], Awaitable[None]]
@@ -41,13 +39,6 @@ def load(name: str) -> ServiceMain:
         ) from None
     run: ServiceMain = module.run
     return run
-
-
-async def run_consumers(consumers: Sequence[Consumer[Any]], stop: asyncio.Event) -> None:
-    """Run several consumers in one process; if one dies the others stop too, loudly."""
-    async with asyncio.TaskGroup() as group:
-        for consumer in consumers:
-            group.create_task(consumer.run(stop))
 
 
 async def serve(name: str, settings: Settings | None = None) -> None:

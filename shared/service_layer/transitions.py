@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared.domain import transitions as rules
+from shared.domain import moves
 from shared.domain.clock import utcnow_naive
 from shared.domain.events import StatusChange
-from shared.domain.transitions import Move, Snapshot, TransitionRefused, Trigger
+from shared.domain.moves import Move
+from shared.domain.transitions import Snapshot, TransitionRefused, Trigger
 from shared.service_layer.unit_of_work import UnitOfWork
 
 
@@ -26,7 +27,7 @@ async def advance(
     snapshot = await uow.campaigns.lock(campaign_id)
     if snapshot is None:
         return None
-    move = rules.after_step(snapshot, now or utcnow_naive())
+    move = moves.after_step(snapshot, now or utcnow_naive())
     return await apply(uow, campaign_id, snapshot, move) if move else None
 
 
@@ -38,14 +39,14 @@ async def fire(
     Raises `TransitionRefused` when the campaign's current status has no such transition.
     """
     snapshot = await _locked(uow, campaign_id)
-    move = rules.on_trigger(snapshot, trigger, now or utcnow_naive(), campaign_id=campaign_id)
+    move = moves.on_trigger(snapshot, trigger, now or utcnow_naive(), campaign_id=campaign_id)
     return await _applied(uow, campaign_id, snapshot, move)
 
 
 async def retry(uow: UnitOfWork, campaign_id: int) -> StatusChange:
     """Send a campaign in ERROR back to the step that failed; only the failed steps run again."""
     snapshot = await _locked(uow, campaign_id)
-    move = rules.on_retry(snapshot, campaign_id=campaign_id)
+    move = moves.on_retry(snapshot, campaign_id=campaign_id)
     return await _applied(uow, campaign_id, snapshot, move)
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from shared.domain.errors import DriprError
 from shared.domain.events import Event
-from shared.domain.statuses import CampaignStatus
+from shared.domain.statuses import CampaignStatus, PipelineState
 from shared.domain.transitions import Snapshot
 
 if TYPE_CHECKING:  # the records use cases read; the schema is the adapters'
@@ -66,9 +66,18 @@ class Campaigns(Protocol):
         """Dormant campaigns whose next send has arrived, the longest-waiting first."""
 
 
+class Pipeline(Protocol):
+    """The one switch every consumer and the scheduler look at before taking new work."""
+
+    async def state(self) -> PipelineState: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def campaigns(self) -> Campaigns: ...
+
+    @property
+    def pipeline(self) -> Pipeline: ...
 
     async def __aenter__(self) -> Self: ...
 

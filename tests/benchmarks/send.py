@@ -35,9 +35,9 @@ from services.email_sender.app import handle_batch, handle_ready
 from services.email_sender.delivery import SendConfig
 from shared.adapters.db.migrate import upgrade_async
 from shared.adapters.db.models import Campaign, Delivery, Recipient
-from shared.adapters.providers.factory import open_mailer
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime, bootstrap
+from shared.bootstrap.providers import open_mailer
 from shared.config import Settings
 from shared.consumer.handling import Handler
 from shared.devtools.emulator import moto_server

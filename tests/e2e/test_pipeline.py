@@ -32,7 +32,7 @@ from shared.domain.transitions import SUB_STATUS_COLUMNS
 from shared.domain.unsubscribe import read_token
 from shared.service_layer.operations import apply_batch
 from tests.chaos.invariants import EXPECTED_PATHS
-from tests.support import eventually
+from tests.support import eventually, queues_drained
 
 PATHS = {kind: EXPECTED_PATHS[kind] for kind in ("standard", "no-address", "approval")}
 
@@ -148,7 +148,8 @@ async def test_campaigns_run_dormant_to_sent_through_crashes_and_duplicates(
 
         sent_before = moto_sent_emails(pipeline_settings.aws_endpoint_url or "")
         await _deliver_again(runtime, demo)
-        await asyncio.sleep(4)  # long enough for every consumer to see and drop them
+        urls = [await runtime.queue_url(spec) for spec in TOPOLOGY.queues]
+        await eventually(lambda: queues_drained(runtime.sqs, urls), within=30)  # all dropped
     finally:
         stop_operator.set()
         await operator

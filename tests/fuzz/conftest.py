@@ -6,7 +6,7 @@ import pytest
 
 from tests.fuzz.profiles import LONG_FACTOR, PROFILE
 
-LONG_TIMEOUT = 120 * LONG_FACTOR
+LONG_TIMEOUT = 300 * LONG_FACTOR
 """The suite's per-test timeout, stretched as far as the long profile stretches the examples."""
 
 

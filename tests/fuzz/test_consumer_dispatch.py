@@ -1,4 +1,5 @@
-"""The consumer runtime's handling of one message, on a stand-in SQS that keeps SQS's rules.
+"""The consumer runtime's handling of one message, on the fake SQS that keeps SQS's rules
+(tests/fakes.py).
 
 Whatever the body, the attributes or the handler's outcome, a message ends handled (deleted),
 released for a retry, or in the DLQ with a reason SQS accepts; nothing escapes to the loop.
@@ -6,7 +7,6 @@ released for a retry, or in the DLQ with a reason SQS accepts; nothing escapes t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from hypothesis import example, given
@@ -17,49 +17,10 @@ from shared.consumer.outcomes import Reject, Retry
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus
 from shared.service_layer.unit_of_work import AlreadyProcessed
-from tests.fuzz import sqs_rules
+from tests.fakes import RuleKeepingSqs, sqs_text
 from tests.fuzz.strategies import bodies, texts
 
-QUEUE = "https://sqs.us-east-1.amazonaws.com/123456789012/t-intro"
-DLQ = QUEUE + "-dlq"
 MAX_RECEIVES = 5
-
-
-class RuleKeepingSqs:
-    """Records the calls the consumer makes, refusing what real SQS would refuse."""
-
-    def __init__(self) -> None:
-        self.dead_letters: list[dict[str, Any]] = []
-        self.deleted: list[str] = []
-        self.released: list[str] = []
-
-    async def get_queue_attributes(self, **_: Any) -> dict[str, Any]:
-        policy = {"deadLetterTargetArn": "arn:aws:sqs:x:1:t-intro-dlq", "maxReceiveCount": 5}
-        return {"Attributes": {"VisibilityTimeout": "30", "RedrivePolicy": json.dumps(policy)}}
-
-    async def get_queue_url(self, **_: Any) -> dict[str, str]:
-        return {"QueueUrl": DLQ}
-
-    async def send_message(
-        self, *, QueueUrl: str, MessageBody: str, MessageAttributes: dict[str, Any]
-    ) -> dict[str, str]:
-        refused = sqs_rules.refusal(MessageBody, MessageAttributes)
-        if refused:
-            raise ValueError(f"SQS refuses the message: {refused}")
-        assert QueueUrl == DLQ
-        self.dead_letters.append(MessageAttributes)
-        return {"MessageId": "dlq-1"}
-
-    async def delete_message(self, *, QueueUrl: str, ReceiptHandle: str) -> None:
-        assert QueueUrl == QUEUE
-        self.deleted.append(ReceiptHandle)
-
-    async def delete_message_batch(self, *, QueueUrl: str, Entries: list[dict[str, str]]) -> Any:
-        self.deleted.extend(e["ReceiptHandle"] for e in Entries)
-        return {"Successful": Entries}
-
-    async def change_message_visibility(self, *, ReceiptHandle: str, **_: Any) -> None:
-        self.released.append(ReceiptHandle)
 
 
 class StandInUnitOfWork:
@@ -91,9 +52,7 @@ attribute_names = st.from_regex(r"\A[A-Za-z0-9_\-.]{1,20}\Z").filter(
     lambda n: not n.startswith(("AWS.", "Amazon."))
 )
 attribute_values = st.one_of(
-    texts.map(sqs_rules.sqs_text)
-    .filter(bool)
-    .map(lambda v: {"DataType": "String", "StringValue": v}),
+    texts.map(sqs_text).filter(bool).map(lambda v: {"DataType": "String", "StringValue": v}),
     st.integers().map(lambda v: {"DataType": "Number", "StringValue": str(v)}),
     st.binary(min_size=1).map(lambda v: {"DataType": "Binary", "BinaryValue": v}),
     st.sampled_from(CampaignStatus).map(
@@ -104,7 +63,7 @@ messages = st.fixed_dictionaries(
     {
         "MessageId": st.uuids().map(str),
         "ReceiptHandle": st.text("abcdef0123456789", min_size=8, max_size=8),
-        "Body": bodies.map(sqs_rules.sqs_text).filter(bool),
+        "Body": bodies.map(sqs_text).filter(bool),
         "MessageAttributes": st.dictionaries(attribute_names, attribute_values, max_size=10),
         "Attributes": st.fixed_dictionaries(
             {"ApproximateReceiveCount": st.integers(1, MAX_RECEIVES).map(str)}
@@ -147,10 +106,10 @@ CONTROL_CHARACTER_KEY = {
 async def test_every_message_is_handled_released_or_dead_lettered_with_a_reason(
     message: dict[str, Any], outcome: str, text: str, done: bool
 ) -> None:
-    sqs = RuleKeepingSqs()
+    sqs = RuleKeepingSqs(max_receive_count=MAX_RECEIVES)
     consumer = Consumer(
         "intro",
-        QUEUE,
+        RuleKeepingSqs.QUEUE,
         sqs,
         {StatusChange: handler_doing(outcome, text)},
         lambda _name, _event_id: StandInUnitOfWork(done),  # type: ignore[arg-type, return-value]

@@ -19,8 +19,8 @@ from shared.bootstrap import Runtime
 from shared.consumer.envelope import parse_body
 from shared.consumer.outcomes import Reject
 from shared.domain.events import MalformedMessage, StatusChange
+from tests.fakes import MAX_ATTRIBUTES
 from tests.fuzz.profiles import examples
-from tests.fuzz.sqs_rules import MAX_ATTRIBUTES
 from tests.fuzz.test_consumer_dispatch import messages
 from tests.support import eventually, receive_all
 

@@ -17,9 +17,9 @@ from sqlalchemy import update
 
 from infra.provision import Report
 from shared.adapters.db.models import CircuitBreakerRow, PipelineStateRow
-from shared.adapters.providers.factory import open_mailer
 from shared.adapters.providers.mailer import OutgoingEmail
 from shared.bootstrap import Runtime, bootstrap
+from shared.bootstrap.providers import open_mailer
 from shared.config import Settings
 from shared.domain.errors import TransientError
 from shared.domain.statuses import BreakerState, PipelineState

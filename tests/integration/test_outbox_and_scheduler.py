@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from typing import Any
 
 from infra.provision import Report
 from services.scheduler.app import start_due_campaigns, tick
@@ -12,13 +13,16 @@ from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.outbox import OutboxRelay
 from shared.adapters.publisher import SnsPublisher
 from shared.adapters.topology import TOPOLOGY
-from shared.bootstrap import Runtime
+from shared.bootstrap import Adapters, Runtime, bootstrap
+from shared.config import Settings
 from shared.domain.clock import utcnow_naive
+from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.transitions import Trigger
 from shared.service_layer.pausing import pause, resume
 from shared.service_layer.transitions import fire
 from tests.factories import history, load, make_campaign
+from tests.fakes import RecordingPublisher
 from tests.support import receive_all
 
 
@@ -71,7 +75,7 @@ async def test_scheduler_starts_due_campaigns_once_across_replicas(
         runtime.sessions, next_send_datetime=utcnow_naive() + timedelta(days=2)
     )
 
-    started = await asyncio.gather(*(start_due_campaigns(runtime) for _ in range(3)))
+    started = await asyncio.gather(*(start_due_campaigns(runtime.unit_of_work) for _ in range(3)))
 
     assert sum(started) == 4
     for campaign_id in due:
@@ -100,10 +104,29 @@ async def test_a_paused_pipeline_starts_no_new_cycle(runtime: Runtime) -> None:
         await pause(session, "circuit breaker ses opened: down", by="test")
         await session.commit()
 
-    assert await start_due_campaigns(runtime) == 0
+    assert await start_due_campaigns(runtime.unit_of_work) == 0
     assert (await load(runtime.sessions, due)).campaign_status is S.DORMANT
 
     async with runtime.unit_of_work() as uow:
         await resume(uow, by="test")
         await uow.commit()
-    assert await start_due_campaigns(runtime) == 1
+    assert await start_due_campaigns(runtime.unit_of_work) == 1
+
+
+async def test_a_bootstrapped_runtime_publishes_through_the_publisher_it_was_given(
+    database_url: str, sessions: Any
+) -> None:
+    """bootstrap() takes adapters: with a recording publisher, a scheduler tick's transition
+    and the relay's publish are seen on the real database without any bus."""
+    publisher = RecordingPublisher()
+    settings = Settings(database_url=database_url, env="given", outbox_grace_seconds=0)
+    campaign_id = await make_campaign(sessions)
+
+    async with bootstrap(settings, Adapters(publisher=publisher)) as runtime:
+        await tick(runtime)
+
+    (new,) = publisher.published
+    assert isinstance(new.event, StatusChange) and new.queue is None
+    assert (new.event.campaign_id, new.event.to_status) == (campaign_id, S.WAITING_FOR_DATA)
+    (row,) = await history(sessions, campaign_id)
+    assert row.event_id == str(new.event.event_id) and row.published_at is not None

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.control_api.deps import Operator, Page, RuntimeDep
@@ -26,7 +25,7 @@ from services.control_api.schemas import (
     Refusal,
     StatusChangeOut,
 )
-from shared.adapters.db.models import AuditEntry, Campaign, OutboxEvent, Recipient
+from shared.adapters.db.models import Campaign, Recipient
 from shared.adapters.topology import TOPOLOGY
 from shared.consumer import redrive
 from shared.domain.clock import utcnow_naive
@@ -34,19 +33,14 @@ from shared.domain.statuses import IN_PROGRESS, CampaignStatus, SubStatus
 from shared.domain.transitions import SUB_STATUS_COLUMNS
 from shared.service_layer import audit, sends
 from shared.service_layer.operations import apply_batch
+from shared.views import campaigns as campaign_views
 from shared.views import sends as send_views
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
 
 
 async def _out(session: AsyncSession, campaign: Campaign) -> CampaignOut:
-    counts = (
-        await session.execute(
-            select(func.count(), func.count(Recipient.unsubscribed_at)).where(
-                Recipient.campaign_id == campaign.id
-            )
-        )
-    ).one()
+    recipients, unsubscribed = await campaign_views.recipient_counts(session, campaign.id)
     return CampaignOut(
         id=campaign.id,
         name=campaign.name,
@@ -65,8 +59,8 @@ async def _out(session: AsyncSession, campaign: Campaign) -> CampaignOut:
         error_from_status=campaign.error_from_status,
         paused=campaign.paused,
         paused_reason=campaign.paused_reason,
-        recipients=counts[0],
-        unsubscribed=counts[1],
+        recipients=recipients,
+        unsubscribed=unsubscribed,
     )
 
 
@@ -112,36 +106,11 @@ async def list_campaigns(
     page: Page = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> CampaignPage:
-    where = []
-    if status_ is not None:
-        where.append(Campaign.campaign_status == status_)
-    if sub_status is not None:
-        column, _sep, value = sub_status.partition(":")
-        if column not in SUB_STATUS_COLUMNS or value not in SubStatus.__members__:
-            raise ApiError(
-                422,
-                "invalid_request",
-                f"sub_status must be <column>:<value> with column one of "
-                f"{', '.join(SUB_STATUS_COLUMNS)} and value one of {', '.join(SubStatus)}",
-            )
-        where.append(getattr(Campaign, column) == SubStatus(value))
-    if paused is not None:
-        where.append(Campaign.paused.is_(paused))
-    if error is not None:
-        where.append(
-            Campaign.error_reason.is_not(None) if error else Campaign.error_reason.is_(None)
-        )
+    wanted = campaign_views.CampaignFilter(
+        status=status_, sub_status=_sub_status(sub_status), error=error, paused=paused
+    )
     async with runtime.sessions() as session:
-        total = int(
-            await session.scalar(select(func.count()).select_from(Campaign).where(*where)) or 0
-        )
-        rows = await session.scalars(
-            select(Campaign)
-            .where(*where)
-            .order_by(Campaign.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        )
+        rows, total = await campaign_views.page_of(session, wanted, page=page, page_size=page_size)
         items = [await _out(session, c) for c in rows]
     return CampaignPage(items=items, total=total, page=page, page_size=page_size)
 
@@ -149,22 +118,11 @@ async def list_campaigns(
 @router.get("/counts")
 async def campaign_counts(runtime: RuntimeDep, _: Operator) -> CampaignCounts:
     """How many campaigns are in each status and each sub-status: the overview's numbers."""
-    columns = [getattr(Campaign, c) for c in SUB_STATUS_COLUMNS]
     async with runtime.sessions() as session:
-        rows = (
-            await session.execute(
-                select(Campaign.campaign_status, *columns, func.count()).group_by(
-                    Campaign.campaign_status, *columns
-                )
-            )
-        ).all()
-    by_status = dict.fromkeys(CampaignStatus, 0)
-    by_sub = {c: dict.fromkeys(SubStatus, 0) for c in SUB_STATUS_COLUMNS}
-    for status_, *subs, count in rows:
-        by_status[status_] += count
-        for column, value in zip(SUB_STATUS_COLUMNS, subs, strict=True):
-            by_sub[column][value] += count
-    return CampaignCounts(total=sum(by_status.values()), by_status=by_status, by_sub_status=by_sub)
+        counts = await campaign_views.counts(session)
+    return CampaignCounts(
+        total=counts.total, by_status=counts.by_status, by_sub_status=counts.by_sub_status
+    )
 
 
 @router.get("/{campaign_id}")
@@ -172,13 +130,7 @@ async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> C
     async with runtime.sessions() as session:
         campaign = await _get(session, campaign_id)
         out = await _out(session, campaign)
-        rows = await session.scalars(
-            select(OutboxEvent)
-            .where(
-                OutboxEvent.campaign_id == campaign_id, OutboxEvent.event_type == "STATUS_CHANGE"
-            )
-            .order_by(OutboxEvent.id)
-        )
+        rows = await campaign_views.status_history(session, campaign_id)
         history = [
             StatusChangeOut(
                 event_id=r.event_id,
@@ -193,9 +145,7 @@ async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> C
         ]
         send = await sends.find(session, campaign_id)
         progress = await send_views.progress(session, send.id) if send else None
-        entries = await session.scalars(
-            select(AuditEntry).where(AuditEntry.campaign_id == campaign_id).order_by(AuditEntry.id)
-        )
+        entries = await campaign_views.audit_trail(session, campaign_id)
         trail = [
             AuditOut(at=e.at, actor=e.actor, action=e.action, send_id=e.send_id, detail=e.detail)
             for e in entries
@@ -263,6 +213,21 @@ async def batch_action(
         updated=result.updated,
         refused=[Refusal(campaign_id=i, reason=r) for i, r in result.refused.items()],
     )
+
+
+def _sub_status(text: str | None) -> tuple[str, SubStatus] | None:
+    """`column:VALUE` from the query string, or a 422 saying what is allowed."""
+    if text is None:
+        return None
+    column, _sep, value = text.partition(":")
+    if column not in SUB_STATUS_COLUMNS or value not in SubStatus.__members__:
+        raise ApiError(
+            422,
+            "invalid_request",
+            f"sub_status must be <column>:<value> with column one of "
+            f"{', '.join(SUB_STATUS_COLUMNS)} and value one of {', '.join(SubStatus)}",
+        )
+    return column, SubStatus(value)
 
 
 def _naive(value: object) -> object:

@@ -1,4 +1,7 @@
-"""The campaign rows in SQL: snapshots under a row lock, and changes only by compare-and-set."""
+"""The campaign rows in SQL: snapshots under a row lock, and changes only by compare-and-set.
+
+Beside them, the pipeline switch (one row) the scheduler reads before starting cycles.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.adapters.db.models import Campaign
+from shared.adapters.db.models import Campaign, PipelineStateRow
 from shared.adapters.db.rows import affected
-from shared.domain.statuses import CampaignStatus
+from shared.domain.statuses import CampaignStatus, PipelineState
 from shared.domain.transitions import SUB_STATUS_COLUMNS, Snapshot
 
 _SNAPSHOT = (
@@ -86,3 +89,12 @@ class SqlCampaigns:
             .limit(limit)
         )
         return list((await self._session.scalars(query)).all())
+
+
+class SqlPipeline:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def state(self) -> PipelineState:
+        row = await self._session.get(PipelineStateRow, 1, populate_existing=True)
+        return row.state if row is not None else PipelineState.RUNNING

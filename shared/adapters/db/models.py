@@ -1,4 +1,9 @@
-"""Tables, as SQLAlchemy 2 declarative models. The schema itself comes from Alembic migrations."""
+"""Tables, as SQLAlchemy 2 declarative models. The schema itself comes from Alembic migrations.
+
+One module for every table, though it runs past 250 lines: the foreign keys and unique keys
+between campaigns, recipients, sends, deliveries and the outbox read best side by side, and
+Alembic's autogenerate compares the migrations with exactly this metadata.
+"""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from uuid import UUID
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from shared.adapters.db.campaigns import SqlCampaigns
+from shared.adapters.db.campaigns import SqlCampaigns, SqlPipeline
 from shared.adapters.db.models import Base, OutboxEvent, ProcessedEvent
 from shared.adapters.db.rows import affected
 from shared.adapters.outbox import OutboxRelay, outbox_row
@@ -27,6 +27,7 @@ from shared.service_layer.unit_of_work import AlreadyProcessed, NewEvent
 class SqlUnitOfWork:
     session: AsyncSession
     campaigns: SqlCampaigns
+    pipeline: SqlPipeline
 
     def __init__(
         self,
@@ -45,6 +46,7 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
         self.campaigns = SqlCampaigns(self.session)
+        self.pipeline = SqlPipeline(self.session)
         self._new = []
         return self
 

@@ -11,29 +11,28 @@ import asyncio
 import contextlib
 import secrets
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 from sqlalchemy import func, select
 
 from infra.provision import provision
 from shared.adapters.db.migrate import upgrade
-from shared.adapters.db.models import Campaign, Delivery, OutboxEvent, Recipient
+from shared.adapters.db.models import Campaign
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
+from shared.devtools.demo import report
 from shared.devtools.demo.processes import ServiceProcess, service_environment, start_pipeline
-from shared.devtools.demo.seed import DemoCampaign, seed
-from shared.devtools.emulator import free_port, moto_sent_emails, moto_server
-from shared.domain.statuses import CampaignStatus, DeliveryStatus
+from shared.devtools.demo.seed import seed
+from shared.devtools.emulator import free_port, moto_server
+from shared.domain.statuses import CampaignStatus
 from shared.service_layer.operations import apply_batch
-from shared.views.monitoring import Snapshot, snapshot
+from shared.views.monitoring import snapshot
 
 WORKDIR = Path(".dripr")
 
@@ -52,10 +51,10 @@ def run_demo(options: DemoOptions, base: Settings) -> int:
     with ExitStack() as stack:
         settings = stack.enter_context(_environment(options, base, console))
         upgrade(settings.database_url)
-        report = provision(settings)
+        provisioned = provision(settings)
         console.print(
-            f"[bold]Provisioned[/] topic and {len(report.queue_urls)} queues "
-            f"({len(report.changed)} changes) on {settings.aws_endpoint_url or 'AWS'}"
+            f"[bold]Provisioned[/] topic and {len(provisioned.queue_urls)} queues "
+            f"({len(provisioned.changed)} changes) on {settings.aws_endpoint_url or 'AWS'}"
         )
         for old_log in (WORKDIR / "logs").glob("*.log"):
             old_log.unlink()
@@ -136,11 +135,11 @@ async def _drive(
             while True:
                 approved += await _approve_waiting(runtime, console)
                 state = await snapshot(runtime.sessions, runtime.sqs, runtime.names)
-                view = _progress(state, approved, time.monotonic() - started)
+                view = report.progress(state, approved, time.monotonic() - started)
                 if live is not None:
                     live.update(view, refresh=True)
                 else:
-                    _print_line(state, approved, time.monotonic() - started)
+                    report.print_line(state, approved, time.monotonic() - started)
                 dead = [p.name for p in processes.values() if not p.running]
                 if dead:
                     console.print(f"[red]Service(s) exited:[/] {', '.join(dead)}; see their logs")
@@ -151,7 +150,7 @@ async def _drive(
                     console.print(f"[red]Timed out after {options.timeout:.0f}s[/]")
                     return 1
                 await asyncio.sleep(1.0)
-        console.print(await _summary(runtime, demo, settings))
+        console.print(await report.summary(runtime, demo, settings))
         return 0
 
 
@@ -181,91 +180,3 @@ async def _cycle_done(runtime: Runtime, count: int) -> bool:
             )
         )
     return finished == count
-
-
-def _progress(state: Snapshot, approved: int, elapsed: float) -> Group:
-    statuses = Table(title=f"Campaigns ({elapsed:.0f}s)", title_justify="left")
-    statuses.add_column("status")
-    statuses.add_column("count", justify="right")
-    for status in CampaignStatus:
-        if state.campaigns.get(status):
-            statuses.add_row(status.value, str(state.campaigns[status]))
-    queues = Table(title="Queues", title_justify="left")
-    for column in ("queue", "visible", "in flight", "delayed", "DLQ"):
-        queues.add_column(column, justify="left" if column == "queue" else "right")
-    for q in state.queues:
-        queues.add_row(
-            q.name, str(q.visible), str(q.in_flight), str(q.delayed), str(q.dead_letters)
-        )
-    sent = f"Emails sent: {state.sent}   approved by the operator: {approved}"
-    return Group(statuses, queues, sent)
-
-
-def _print_line(state: Snapshot, approved: int, elapsed: float) -> None:
-    statuses = ", ".join(f"{s.value}={n}" for s, n in state.campaigns.items() if n)
-    busy = sum(q.visible + q.in_flight for q in state.queues)
-    print(f"[{elapsed:5.1f}s] {statuses} | queued={busy} sent={state.sent} approved={approved}")
-    sys.stdout.flush()
-
-
-async def _summary(runtime: Runtime, demo: list[DemoCampaign], settings: Settings) -> Table:
-    table = Table(title="Demo summary: each campaign's first cycle", title_justify="left")
-    for column in ("id", "kind", "path", "recipients", "unsub", "sent", "final status"):
-        table.add_column(column, overflow="fold")
-    async with runtime.sessions() as session:
-        for item in demo:
-            campaign = await session.get(Campaign, item.id)
-            assert campaign is not None
-            moves = await session.scalars(
-                select(OutboxEvent.to_status)
-                .where(OutboxEvent.campaign_id == item.id, OutboxEvent.to_status.is_not(None))
-                .order_by(OutboxEvent.id)
-            )
-            recipients = (
-                await session.execute(
-                    select(func.count(), func.count(Recipient.unsubscribed_at)).where(
-                        Recipient.campaign_id == item.id
-                    )
-                )
-            ).one()
-            sent = await session.scalar(
-                select(func.count()).where(
-                    Delivery.campaign_id == item.id, Delivery.status == DeliveryStatus.SENT
-                )
-            )
-            final = campaign.campaign_status.value
-            if campaign.error_reason:
-                final += f": {campaign.error_reason}"
-            table.add_row(
-                str(item.id),
-                item.kind,
-                ">".join(["D", *(_short(m) for m in moves)]),
-                str(recipients[0]),
-                str(recipients[1]),
-                str(sent),
-                final,
-            )
-    legend = (
-        "D=DORMANT DATA=WAITING_FOR_DATA HOME=WAITING_FOR_HOME_ANALYSIS MAIL=READY_TO_CREATE_EMAIL"
-    )
-    legend += " OK?=WAITING_FOR_MANUAL_APPROVAL SEND=READY_TO_SEND_EMAIL ERR=ERROR"
-    if settings.aws_endpoint_url:
-        with contextlib.suppress(Exception):
-            accepted = len(moto_sent_emails(settings.aws_endpoint_url))
-            legend = f"SES (emulator) accepted {accepted} emails. {legend}"
-    table.caption = legend
-    table.caption_justify = "left"
-    return table
-
-
-def _short(status: str | None) -> str:
-    return {
-        "DORMANT": "D",
-        "WAITING_FOR_DATA": "DATA",
-        "WAITING_FOR_HOME_ANALYSIS": "HOME",
-        "READY_TO_CREATE_EMAIL": "MAIL",
-        "WAITING_FOR_MANUAL_APPROVAL": "OK?",
-        "READY_TO_SEND_EMAIL": "SEND",
-        "SENDING": "SENDING",
-        "ERROR": "ERR",
-    }.get(status or "", status or "?")

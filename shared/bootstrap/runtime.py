@@ -1,7 +1,9 @@
-"""The one place a process wires its adapters: database, SQS, SNS, the outbox relay.
+"""The one place a process wires its adapters: database, SQS, SNS, the publisher, the relay.
 
-Tests call `bootstrap()` with their own settings (an emulator endpoint, a scratch database);
-services get the same object with production settings. Nothing is created at import time.
+Services get the real ones from settings. Tests call `bootstrap()` with their own settings (an
+emulator endpoint, a scratch database) and may hand in adapters of their own (an engine, SQS
+and SNS clients, a publisher, providers), which are used as given and left for the caller to
+close. Nothing is created at import time.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from shared.adapters.aws import async_client
 from shared.adapters.db.engine import create_engine, session_factory
 from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.outbox import OutboxRelay
-from shared.adapters.publisher import SnsPublisher
+from shared.adapters.providers.data import DataProvider
+from shared.adapters.providers.llm import Writer
+from shared.adapters.providers.mailer import Mailer
+from shared.adapters.publisher import Publisher, SnsPublisher
 from shared.adapters.topology import TOPOLOGY, Names, QueueSpec
 from shared.config import Settings
 from shared.consumer.consumer import Consumer, ConsumerOptions
@@ -35,6 +40,19 @@ class TopicNotProvisioned(NotProvisioned):
     pass
 
 
+@dataclass(frozen=True)
+class Adapters:
+    """What a caller may hand `bootstrap()` instead of what settings would build."""
+
+    engine: AsyncEngine | None = None
+    sqs: Any = None
+    sns: Any = None
+    publisher: Publisher | None = None
+    data_provider: DataProvider | None = None
+    writer: Writer | None = None
+    mailer: Mailer | None = None
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -42,12 +60,14 @@ class Runtime:
     sessions: async_sessionmaker[AsyncSession]
     sqs: Any
     sns: Any
-    publisher: SnsPublisher
+    publisher: Publisher
     relay: OutboxRelay
     names: Names
     aws: AioSession
     stack: AsyncExitStack
     """Closes what services open on top (extra clients, providers) when the process ends."""
+    given: Adapters = Adapters()
+    """Adapters the caller handed in; the providers' wiring (providers.py) prefers them."""
 
     def unit_of_work(
         self, consumer: str | None = None, event_id: UUID | None = None
@@ -87,9 +107,11 @@ class Runtime:
 
 
 @asynccontextmanager
-async def bootstrap(settings: Settings | None = None) -> AsyncIterator[Runtime]:
+async def bootstrap(
+    settings: Settings | None = None, adapters: Adapters = Adapters()
+) -> AsyncIterator[Runtime]:
     settings = settings or Settings()
-    engine = create_engine(
+    engine = adapters.engine or create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
@@ -97,18 +119,29 @@ async def bootstrap(settings: Settings | None = None) -> AsyncIterator[Runtime]:
     try:
         async with AsyncExitStack() as stack:
             aws = AioSession()
-            sqs = await stack.enter_async_context(async_client(aws, "sqs", settings))
-            sns = await stack.enter_async_context(async_client(aws, "sns", settings))
+            sqs = adapters.sqs or await stack.enter_async_context(
+                async_client(aws, "sqs", settings)
+            )
+            sns = adapters.sns or await stack.enter_async_context(
+                async_client(aws, "sns", settings)
+            )
             names = Names(settings.env)
-            topic_arn = settings.topic_arn or await find_topic(sns, names.topic(TOPOLOGY))
-            publisher = SnsPublisher(sns, topic_arn, sqs, names)
+            publisher = adapters.publisher or await _sns_publisher(settings, sns, sqs, names)
             sessions = session_factory(engine)
             relay = OutboxRelay(
                 sessions, publisher, grace=timedelta(seconds=settings.outbox_grace_seconds)
             )
-            yield Runtime(settings, engine, sessions, sqs, sns, publisher, relay, names, aws, stack)
+            yield Runtime(
+                settings, engine, sessions, sqs, sns, publisher, relay, names, aws, stack, adapters
+            )
     finally:
-        await engine.dispose()
+        if adapters.engine is None:
+            await engine.dispose()
+
+
+async def _sns_publisher(settings: Settings, sns: Any, sqs: Any, names: Names) -> SnsPublisher:
+    topic_arn = settings.topic_arn or await find_topic(sns, names.topic(TOPOLOGY))
+    return SnsPublisher(sns, topic_arn, sqs, names)
 
 
 async def find_topic(sns: Any, name: str) -> str:

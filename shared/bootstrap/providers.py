@@ -1,4 +1,5 @@
-"""Choose and open each dependency's adapter from settings: real, or the embedded default."""
+"""Choose and open each dependency's adapter: one handed to `bootstrap()`, else from settings
+(real, or the embedded default). Every one is wrapped in its dependency's circuit breaker."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from shared.adapters.aws import async_client
 from shared.adapters.providers.data import DataProvider, SampleDataProvider
 from shared.adapters.providers.llm import TemplateWriter, Writer
 from shared.adapters.providers.mailer import Mailer, SesMailer
-from shared.bootstrap import Runtime
+from shared.bootstrap.runtime import Runtime
 from shared.domain.dependencies import Dependency
 from shared.service_layer.breakers import CircuitBreaker, Guarded
 
@@ -26,6 +27,8 @@ async def open_data_provider(runtime: Runtime) -> DataProvider:
 
 async def _data_provider(runtime: Runtime) -> DataProvider:
     settings = runtime.settings
+    if runtime.given.data_provider is not None:
+        return runtime.given.data_provider
     if settings.data_provider == "sample":
         return SampleDataProvider()
     from shared.adapters.providers.http_data import HttpDataProvider
@@ -46,6 +49,8 @@ async def open_writer(runtime: Runtime) -> Writer:
 
 async def _writer(runtime: Runtime) -> Writer:
     settings = runtime.settings
+    if runtime.given.writer is not None:
+        return runtime.given.writer
     if settings.llm == "template":
         return TemplateWriter()
     from shared.adapters.providers.bedrock import BedrockWriter, bedrock_client_kwargs
@@ -63,8 +68,14 @@ async def _writer(runtime: Runtime) -> Writer:
 
 
 async def open_mailer(runtime: Runtime) -> Mailer:
+    mailer: Mailer = guard(runtime, await _mailer(runtime), Dependency.SES)
+    return mailer
+
+
+async def _mailer(runtime: Runtime) -> Mailer:
+    if runtime.given.mailer is not None:
+        return runtime.given.mailer
     ses = await runtime.stack.enter_async_context(
         async_client(runtime.aws, "ses", runtime.settings)
     )
-    mailer: Mailer = guard(runtime, SesMailer(ses, runtime.settings.sender_email), Dependency.SES)
-    return mailer
+    return SesMailer(ses, runtime.settings.sender_email)
