@@ -70,16 +70,7 @@ class FakeCampaigns:
         row = self._store.campaigns.get(campaign_id)
         if row is None:
             return None
-        return Snapshot(
-            status=row.campaign_status,
-            cycle=row.cycle,
-            next_send_datetime=row.next_send_datetime,
-            cadence_days=row.cadence_days,
-            requires_approval=row.requires_approval,
-            error_reason=row.error_reason,
-            error_from_status=row.error_from_status,
-            steps={column: getattr(row, column) for column in SUB_STATUS_COLUMNS},
-        )
+        return Snapshot.of(row)
 
     async def compare_and_set(
         self,

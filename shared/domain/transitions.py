@@ -68,6 +68,20 @@ class Snapshot:
     error_from_status: CampaignStatus | None
     steps: Mapping[str, SubStatus]
 
+    @classmethod
+    def of(cls, record: Any) -> Snapshot:
+        """From anything that has the campaign's columns as attributes (a row, a record)."""
+        return cls(
+            status=record.campaign_status,
+            cycle=record.cycle,
+            next_send_datetime=record.next_send_datetime,
+            cadence_days=record.cadence_days,
+            requires_approval=record.requires_approval,
+            error_reason=record.error_reason,
+            error_from_status=record.error_from_status,
+            steps={column: getattr(record, column) for column in SUB_STATUS_COLUMNS},
+        )
+
     def value(self, column: str) -> Any:
         """A sub-status or one of the conditions a transition's `when` may name."""
         if column in self.steps:

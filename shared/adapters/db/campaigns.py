@@ -41,16 +41,7 @@ class SqlCampaigns:
         row = (await self._session.execute(query)).one_or_none()
         if row is None:
             return None
-        return Snapshot(
-            status=row.campaign_status,
-            cycle=row.cycle,
-            next_send_datetime=row.next_send_datetime,
-            cadence_days=row.cadence_days,
-            requires_approval=row.requires_approval,
-            error_reason=row.error_reason,
-            error_from_status=row.error_from_status,
-            steps={column: row._mapping[column] for column in SUB_STATUS_COLUMNS},
-        )
+        return Snapshot.of(row)
 
     async def compare_and_set(
         self,
