@@ -1,13 +1,37 @@
-"""One typed settings object. Environment variable names live here and nowhere else."""
+"""One typed settings object. Environment variable names live here and nowhere else.
+
+Against real AWS (no emulator endpoint) `refuse_unsafe()` stops a service that would run on
+development values: the unsubscribe secret shipped here, a short secret or token, links that
+are not https. Secrets are `SecretStr`: they print as `**********`.
+"""
 
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.domain.errors import DriprError
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.dripr/dripr.db"
+DEV_UNSUBSCRIBE_SECRET = "dripr-dev-only-secret-change-me"
+MIN_PRODUCTION_SECRET_BYTES = 32
+EMULATOR_REGION = "us-east-1"
+"""Emulators need some region; against AWS the standard chain (env, profile) chooses it."""
+
+
+def is_emulator(endpoint_url: str | None) -> bool:
+    """An endpoint is set and it is not AWS's own (a private VPC endpoint is still AWS)."""
+    if not endpoint_url:
+        return False
+    host = (urlsplit(endpoint_url).hostname or "").lower()
+    return not host.endswith((".amazonaws.com", ".amazonaws.com.cn", ".api.aws"))
+
+
+class UnsafeSettings(DriprError):
+    """A setting that is fine on an emulator would be unsafe against real AWS."""
 
 
 class Settings(BaseSettings):
@@ -17,8 +41,20 @@ class Settings(BaseSettings):
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
-    aws_region: str = Field("us-east-1", validation_alias="AWS_DEFAULT_REGION")
-    aws_max_attempts: int = Field(3, ge=1, description="botocore attempts per AWS call")
+    aws_region: str | None = Field(
+        None,
+        validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
+        description="unset: the standard chain (AWS_REGION, the profile's region)",
+    )
+    aws_max_attempts: int = Field(
+        3,
+        ge=1,
+        validation_alias=AliasChoices("AWS_MAX_ATTEMPTS", "DRIPR_AWS_MAX_ATTEMPTS"),
+        description="attempts per AWS call, retries included: the one retry layer (botocore's)",
+    )
+    aws_retry_mode: Literal["standard", "adaptive", "legacy"] = Field(
+        "standard", validation_alias="AWS_RETRY_MODE"
+    )
     aws_access_key_id: str | None = Field(
         None,
         validation_alias="AWS_ACCESS_KEY_ID",
@@ -44,7 +80,7 @@ class Settings(BaseSettings):
 
     data_provider: Literal["sample", "http"] = "sample"
     data_api_url: str | None = Field(None, description="base URL of the property-data REST API")
-    data_api_key: str | None = None
+    data_api_key: SecretStr | None = None
     data_kinds: str | None = Field(
         None, description="comma-separated data queues one data_fetcher runs (default: all)"
     )
@@ -61,7 +97,9 @@ class Settings(BaseSettings):
     )
     llm_timeout_seconds: float = Field(60.0, gt=0)
 
-    api_token: str | None = Field(None, min_length=16, description="operators' bearer token")
+    api_token: SecretStr | None = Field(
+        None, min_length=16, description="operators' bearer token (32+ characters against AWS)"
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
 
@@ -80,7 +118,53 @@ class Settings(BaseSettings):
         300.0, gt=0, description="a SENDING claim older than this was left by a dead sender"
     )
     public_base_url: str = "http://localhost:8000"
-    unsubscribe_secret: str = Field("dripr-dev-only-secret-change-me", min_length=16)
+    unsubscribe_secret: SecretStr = Field(
+        SecretStr(DEV_UNSUBSCRIBE_SECRET),
+        min_length=16,
+        description="signs unsubscribe links (32+ bytes, not the shipped value, against AWS)",
+    )
+
+    @property
+    def on_emulator(self) -> bool:
+        """Whether AWS_ENDPOINT_URL names an emulator (see `is_emulator`)."""
+        return is_emulator(self.aws_endpoint_url)
+
+    @property
+    def region(self) -> str | None:
+        """The configured region; on an emulator, a default one; else None (botocore's chain)."""
+        return self.aws_region or (EMULATOR_REGION if self.on_emulator else None)
+
+    def refuse_unsafe(self) -> None:
+        """Raise `UnsafeSettings` naming every setting that is unsafe against real AWS."""
+        if self.on_emulator:
+            return
+        problems = []
+        secret = self.unsubscribe_secret.get_secret_value()
+        if secret == DEV_UNSUBSCRIBE_SECRET:
+            problems.append(
+                "DRIPR_UNSUBSCRIBE_SECRET is the development value shipped with dripr, so anyone "
+                "could sign an unsubscribe link for any recipient"
+            )
+        elif len(secret.encode()) < MIN_PRODUCTION_SECRET_BYTES:
+            problems.append(
+                f"DRIPR_UNSUBSCRIBE_SECRET has {len(secret.encode())} bytes; it needs at least "
+                f"{MIN_PRODUCTION_SECRET_BYTES} (e.g. `openssl rand -base64 48`)"
+            )
+        if urlsplit(self.public_base_url).scheme != "https":
+            problems.append(
+                f"DRIPR_PUBLIC_BASE_URL is {self.public_base_url!r}; the links in every email "
+                "must be https"
+            )
+        token = self.api_token.get_secret_value() if self.api_token else None
+        if token is not None and len(token) < MIN_PRODUCTION_SECRET_BYTES:
+            problems.append(
+                f"DRIPR_API_TOKEN has {len(token)} characters; it needs at least "
+                f"{MIN_PRODUCTION_SECRET_BYTES} against AWS"
+            )
+        if problems:
+            raise UnsafeSettings(
+                "refusing to run against AWS (no emulator endpoint): " + "; ".join(problems)
+            )
 
 
 class ClientSettings(BaseSettings):

@@ -39,11 +39,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         description="See and steer the dripr pipeline: campaigns, sends, queues.",
         lifespan=lifespan,
     )
-    app.state.api_token = settings.api_token
+    token = settings.api_token.get_secret_value()
+    app.state.api_token = token
     errors.install(app)
     for module in (campaigns, sends, queues, queue_management, public):
         app.include_router(module.router)
-    dashboard.install(app, settings.api_token)
+    dashboard.install(app, token)
     return app
 
 

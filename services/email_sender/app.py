@@ -202,7 +202,7 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     settings = runtime.settings
     config = SendConfig(
         settings.public_base_url,
-        settings.unsubscribe_secret,
+        settings.unsubscribe_secret.get_secret_value(),
         claim_timeout=timedelta(seconds=settings.send_claim_timeout_seconds),
         max_attempts=settings.send_max_attempts,
         retry_base_seconds=settings.send_retry_base_seconds,

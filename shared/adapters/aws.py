@@ -1,4 +1,10 @@
-"""AWS clients, pointed at AWS or at an emulator by AWS_ENDPOINT_URL."""
+"""AWS clients, pointed at AWS or at an emulator by AWS_ENDPOINT_URL.
+
+AWS's conventions hold: the region and credentials come from the standard chain unless set,
+and botocore's retries (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) are the one retry layer for every
+call. Only an emulator endpoint, with no credentials configured, gets the `test` pair
+emulators accept; a private AWS endpoint uses the chain like AWS itself.
+"""
 
 from __future__ import annotations
 
@@ -12,29 +18,34 @@ from botocore.config import Config
 from shared.config import Settings
 
 
-def _client_kwargs(settings: Settings) -> dict[str, Any]:
+def _client_kwargs(settings: Settings, attempts: int | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
-        "region_name": settings.aws_region,
         "config": Config(
-            retries={"total_max_attempts": settings.aws_max_attempts, "mode": "standard"},
+            retries={
+                "total_max_attempts": attempts or settings.aws_max_attempts,
+                "mode": settings.aws_retry_mode,
+            },
             connect_timeout=5,
             read_timeout=30,
             max_pool_connections=50,
         ),
     }
+    if settings.region:
+        kwargs["region_name"] = settings.region
     if settings.aws_endpoint_url:
         kwargs["endpoint_url"] = settings.aws_endpoint_url
-        if not settings.aws_access_key_id:
-            # Emulators accept any credentials; real AWS uses the normal credential chain.
-            kwargs["aws_access_key_id"] = "test"
-            kwargs["aws_secret_access_key"] = "test"
+    if settings.on_emulator and not settings.aws_access_key_id:
+        kwargs["aws_access_key_id"] = "test"
+        kwargs["aws_secret_access_key"] = "test"
     return kwargs
 
 
 def async_client(
-    session: AioSession, service: str, settings: Settings
+    session: AioSession, service: str, settings: Settings, *, attempts: int | None = None
 ) -> AbstractAsyncContextManager[Any]:
-    return session.create_client(service, **_client_kwargs(settings))  # type: ignore[no-any-return]
+    """`attempts`: for a caller that retries itself (the sender counts each recipient's)."""
+    client = session.create_client(service, **_client_kwargs(settings, attempts))
+    return client  # type: ignore[no-any-return]
 
 
 def sync_client(service: str, settings: Settings) -> Any:

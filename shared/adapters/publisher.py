@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from shared.adapters.retrying import with_retries
 from shared.adapters.topology import TOPOLOGY, Names
 from shared.domain.events import Event
 
@@ -38,15 +37,13 @@ class SnsPublisher:
     ) -> None:
         attributes = string_attributes(event.message_attributes())
         if queue is None:
-            await with_retries(
-                self._sns.publish,
+            await self._sns.publish(
                 TopicArn=self.topic_arn,
                 Message=event.model_dump_json(),
                 MessageAttributes=attributes,
             )
             return
-        await with_retries(
-            self._sqs.send_message,
+        await self._sqs.send_message(
             QueueUrl=await self._queue_url(queue),
             MessageBody=event.model_dump_json(),
             MessageAttributes=attributes,
@@ -56,7 +53,7 @@ class SnsPublisher:
     async def _queue_url(self, name: str) -> str:
         if name not in self._queue_urls:
             physical = self._names.queue(TOPOLOGY.queue(name))
-            response = await with_retries(self._sqs.get_queue_url, QueueName=physical)
+            response = await self._sqs.get_queue_url(QueueName=physical)
             self._queue_urls[name] = str(response["QueueUrl"])
         return self._queue_urls[name]
 

@@ -36,7 +36,9 @@ async def _data_provider(runtime: Runtime) -> DataProvider:
     if not settings.data_api_url:
         raise ValueError("DRIPR_DATA_PROVIDER=http needs DRIPR_DATA_API_URL")
     provider = HttpDataProvider(
-        settings.data_api_url, settings.data_api_key, timeout=settings.data_timeout_seconds
+        settings.data_api_url,
+        settings.data_api_key.get_secret_value() if settings.data_api_key else None,
+        timeout=settings.data_timeout_seconds,
     )
     runtime.stack.push_async_callback(provider.aclose)
     return provider
@@ -56,7 +58,7 @@ async def _writer(runtime: Runtime) -> Writer:
     from shared.adapters.providers.bedrock import BedrockWriter, bedrock_client_kwargs
 
     kwargs = bedrock_client_kwargs(
-        settings.aws_region,
+        settings.region,
         settings.bedrock_endpoint_url,
         settings.llm_timeout_seconds,
         has_credentials=bool(settings.aws_access_key_id),
@@ -76,6 +78,6 @@ async def _mailer(runtime: Runtime) -> Mailer:
     if runtime.given.mailer is not None:
         return runtime.given.mailer
     ses = await runtime.stack.enter_async_context(
-        async_client(runtime.aws, "ses", runtime.settings)
+        async_client(runtime.aws, "ses", runtime.settings, attempts=1)  # the sender retries
     )
     return SesMailer(ses, runtime.settings.sender_email)

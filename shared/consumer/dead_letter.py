@@ -13,7 +13,6 @@ from typing import Any
 import structlog
 
 from shared.adapters.publisher import string_attributes
-from shared.adapters.retrying import with_retries
 
 log = structlog.get_logger(__name__)
 
@@ -51,14 +50,12 @@ class DeadLetterer:
             if value.get("DataType", "").startswith(("String", "Number")) and key not in ours
         ]
         attributes = dict(theirs[: MAX_ATTRIBUTES - len(ours)]) | ours
-        await with_retries(
-            self._sqs.send_message,
+        await self._sqs.send_message(
             QueueUrl=self.dlq_url,
             MessageBody=message.get("Body") or "(empty)",
             MessageAttributes=attributes,
         )
-        await with_retries(
-            self._sqs.delete_message,
+        await self._sqs.delete_message(
             QueueUrl=self._queue_url,
             ReceiptHandle=message["ReceiptHandle"],
         )

@@ -12,8 +12,6 @@ from typing import Any
 
 import structlog
 
-from shared.adapters.retrying import with_retries
-
 log = structlog.get_logger(__name__)
 
 BATCH = 10
@@ -62,8 +60,8 @@ class BatchDeleter:
     async def _delete(self, receipts: list[str]) -> None:
         entries = [{"Id": str(i), "ReceiptHandle": r} for i, r in enumerate(receipts)]
         try:
-            response = await with_retries(
-                self._sqs.delete_message_batch, QueueUrl=self._queue_url, Entries=entries
+            response = await self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url, Entries=entries
             )
         except Exception as exc:
             log.warning("message.delete_failed", count=len(receipts), error=str(exc))

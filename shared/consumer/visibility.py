@@ -8,8 +8,6 @@ from typing import Any
 
 import structlog
 
-from shared.adapters.retrying import with_retries
-
 log = structlog.get_logger(__name__)
 
 MAX_VISIBILITY_SECONDS = 43_200
@@ -41,8 +39,7 @@ class Visibility:
     async def release(self, receipt: str, delay: float) -> None:
         """Make the message visible again after `delay` seconds (0: at once)."""
         try:
-            await with_retries(
-                self._sqs.change_message_visibility,
+            await self._sqs.change_message_visibility(
                 QueueUrl=self._queue_url,
                 ReceiptHandle=receipt,
                 # Rounded up: int(0.4) would make a "not yet" message visible at once, and each

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from shared.bootstrap import Runtime, bootstrap
-from shared.config import Settings
+from shared.config import Settings, UnsafeSettings
 from shared.logging import configure_logging
 
 ServiceMain = Callable[[Runtime, asyncio.Event], Awaitable[None]]
@@ -43,6 +43,10 @@ def load(name: str) -> ServiceMain:
 
 async def serve(name: str, settings: Settings | None = None) -> None:
     settings = settings or Settings()
+    try:
+        settings.refuse_unsafe()
+    except UnsafeSettings as exc:
+        raise SystemExit(f"dripr {name}: {exc}") from None
     run = load(name)
     structlog.contextvars.bind_contextvars(service=name)
     stop = asyncio.Event()

@@ -86,7 +86,9 @@ async def _campaign(runtime: Runtime, recipients: int, name: str) -> StatusChang
 async def run_send(runtime: Runtime, recipients: int, controls: sends.Controls) -> dict[str, Any]:
     event = await _campaign(runtime, recipients, f"bench {controls}")
     mailer = await open_mailer(runtime)
-    config = SendConfig("https://bench.example", runtime.settings.unsubscribe_secret)
+    config = SendConfig(
+        "https://bench.example", runtime.settings.unsubscribe_secret.get_secret_value()
+    )
     handlers: dict[type[Event], Handler] = {
         StatusChange: partial(handle_ready, controls=controls),
         SendBatch: partial(handle_batch, sessions=runtime.sessions, mailer=mailer, config=config),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
+from pydantic import SecretStr
 
 from infra.provision import Report
 from services.control_api.app import create_app
@@ -42,7 +43,7 @@ REFRESH_MS = 500
 @asynccontextmanager
 async def served(runtime: Runtime) -> AsyncIterator[str]:
     """The control API, dashboard included, on localhost over real HTTP."""
-    app = create_app(runtime.settings.model_copy(update={"api_token": TOKEN}), runtime)
+    app = create_app(runtime.settings.model_copy(update={"api_token": SecretStr(TOKEN)}), runtime)
     app.state.dashboard = replace(app.state.dashboard, refresh_ms=REFRESH_MS)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))

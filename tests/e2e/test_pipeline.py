@@ -251,7 +251,7 @@ async def _check_emails(runtime: Runtime, settings: Settings, demo: list[DemoCam
     for message in sent:  # each copy carries its own recipient's signed unsubscribe link
         tokens = set(re.findall(r"/unsubscribe\?token=([\w.\-]+)", message["body"]))
         assert len(tokens) == 1
-        who = read_token(settings.unsubscribe_secret, tokens.pop())
+        who = read_token(settings.unsubscribe_secret.get_secret_value(), tokens.pop())
         recipient = next(r for r in recipients if r.id == who.recipient_id)
         assert message["destinations"]["ToAddresses"] == [recipient.email]
     assert {json.dumps(m["source"]) for m in sent} == {json.dumps(settings.sender_email)}

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from services.control_api.app import create_app
@@ -143,7 +144,7 @@ VALID_CAMPAIGN = {
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[httpx.AsyncClient]:
-    settings = runtime.settings.model_copy(update={"api_token": TOKEN})
+    settings = runtime.settings.model_copy(update={"api_token": SecretStr(TOKEN)})
     app = create_app(settings, runtime)
     app.state.runtime = runtime  # ASGITransport runs no lifespan
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
@@ -309,7 +310,9 @@ async def test_unsubscribe(
                 select(Recipient.id).where(Recipient.campaign_id == campaign_id)
             )
         assert recipient is not None
-        token = make_token(runtime.settings.unsubscribe_secret, recipient, campaign_id)
+        token = make_token(
+            runtime.settings.unsubscribe_secret.get_secret_value(), recipient, campaign_id
+        )
     if method == "GET":
         response = await answered(api, "GET", "/unsubscribe", token=token)
     else:

@@ -57,7 +57,7 @@ async def test_every_command_in_the_operations_doc_works_and_the_pipeline_reacts
         **os.environ,
         "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
         "AWS_ENDPOINT_URL": runtime.settings.aws_endpoint_url or "",
-        "AWS_DEFAULT_REGION": runtime.settings.aws_region,
+        "AWS_DEFAULT_REGION": runtime.settings.region or "us-east-1",
         "AWS_ACCESS_KEY_ID": "test",
         "AWS_SECRET_ACCESS_KEY": "test",
         "DRIPR_ENV": runtime.settings.env,

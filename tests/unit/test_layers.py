@@ -56,7 +56,6 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "shared.consumer",
         "shared.service_layer.unit_of_work",
         "shared.adapters.publisher",
-        "shared.adapters.retrying",
         "shared.adapters.topology",
     ),
     "shared.bootstrap": ("shared.",),

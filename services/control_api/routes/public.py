@@ -33,7 +33,7 @@ def _page(status: int, title: str, message: str) -> HTMLResponse:
 
 async def _unsubscribe(runtime: RuntimeDep, token: str) -> HTMLResponse:
     try:
-        who = read_token(runtime.settings.unsubscribe_secret, token)
+        who = read_token(runtime.settings.unsubscribe_secret.get_secret_value(), token)
     except InvalidToken as exc:
         log.warning("unsubscribe.refused", reason=str(exc))
         return _page(

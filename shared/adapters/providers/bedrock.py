@@ -20,6 +20,7 @@ from botocore.exceptions import (
 )
 
 from shared.adapters.providers.llm import prompt
+from shared.config import EMULATOR_REGION, is_emulator
 from shared.domain.dependencies import Dependency
 from shared.domain.errors import PermanentError, TransientError
 
@@ -41,11 +42,14 @@ NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError
 
 
 def bedrock_client_kwargs(
-    region: str, endpoint_url: str | None, timeout: float, *, has_credentials: bool = False
+    region: str | None,
+    endpoint_url: str | None,
+    timeout: float,
+    *,
+    has_credentials: bool = False,
 ) -> dict[str, Any]:
     """Kwargs for `AioSession().create_client("bedrock-runtime", ...)`: one bounded attempt."""
     kwargs: dict[str, Any] = {
-        "region_name": region,
         "config": Config(
             connect_timeout=timeout,
             read_timeout=timeout,
@@ -54,12 +58,14 @@ def bedrock_client_kwargs(
             retries={"total_max_attempts": 1, "mode": "standard"},
         ),
     }
+    if region or is_emulator(endpoint_url):
+        kwargs["region_name"] = region or EMULATOR_REGION
     if endpoint_url:
         kwargs["endpoint_url"] = endpoint_url
-        if not has_credentials:
-            # Stand-ins accept any credentials; real AWS uses the normal credential chain.
-            kwargs["aws_access_key_id"] = "test"
-            kwargs["aws_secret_access_key"] = "test"
+    if is_emulator(endpoint_url) and not has_credentials:
+        # Stand-ins accept any credentials; AWS (a private endpoint too) uses the chain.
+        kwargs["aws_access_key_id"] = "test"
+        kwargs["aws_secret_access_key"] = "test"
     return kwargs
 
 

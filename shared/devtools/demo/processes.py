@@ -19,13 +19,12 @@ def service_environment(settings: Settings, **extra: str) -> dict[str, str]:
     env.update(
         {
             "DATABASE_URL": settings.database_url,
-            "AWS_DEFAULT_REGION": settings.aws_region,
             "DRIPR_ENV": settings.env,
             "DRIPR_LOG_FORMAT": "json",
             "DRIPR_WAIT_TIME_SECONDS": str(settings.wait_time_seconds),
             "DRIPR_SCHEDULER_INTERVAL_SECONDS": str(settings.scheduler_interval_seconds),
             "DRIPR_OUTBOX_GRACE_SECONDS": str(settings.outbox_grace_seconds),
-            "DRIPR_AWS_MAX_ATTEMPTS": str(settings.aws_max_attempts),
+            "AWS_MAX_ATTEMPTS": str(settings.aws_max_attempts),
             "DRIPR_SHUTDOWN_GRACE_SECONDS": str(settings.shutdown_grace_seconds),
             "DRIPR_SEND_CLAIM_TIMEOUT_SECONDS": str(settings.send_claim_timeout_seconds),
             "DRIPR_SEND_BATCH_SIZE": str(settings.send_batch_size),
@@ -34,6 +33,8 @@ def service_environment(settings: Settings, **extra: str) -> dict[str, str]:
             "PYTHONUNBUFFERED": "1",
         }
     )
+    if settings.region:
+        env["AWS_DEFAULT_REGION"] = settings.region
     if settings.aws_endpoint_url:
         env["AWS_ENDPOINT_URL"] = settings.aws_endpoint_url
     env.update(extra)

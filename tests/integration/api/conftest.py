@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 
 from services.control_api.app import create_app
 from shared.bootstrap import Runtime
@@ -17,7 +18,7 @@ TOKEN = "test-operator-token-0123456789"
 @pytest.fixture
 async def api_url(runtime: Runtime) -> AsyncIterator[str]:
     """The control API served over real HTTP on localhost, on the test's runtime."""
-    settings = runtime.settings.model_copy(update={"api_token": TOKEN})
+    settings = runtime.settings.model_copy(update={"api_token": SecretStr(TOKEN)})
     port = free_port()
     config = uvicorn.Config(
         create_app(settings, runtime), host="127.0.0.1", port=port, log_config=None

@@ -144,7 +144,7 @@ async def test_unsubscribe_link_marks_the_recipient_and_a_bad_token_changes_noth
                 .order_by(Recipient.id)
             )
         )
-    secret = runtime.settings.unsubscribe_secret
+    secret = runtime.settings.unsubscribe_secret.get_secret_value()
     good = make_token(secret, first.id, event.campaign_id)
     forged = make_token("some-other-secret-entirely", second.id, event.campaign_id)
 

@@ -1,0 +1,125 @@
+"""Settings that refuse to run unsafely against AWS, and AWS's own conventions kept."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shared.adapters.aws import _client_kwargs
+from shared.config import DEV_UNSUBSCRIBE_SECRET, Settings, UnsafeSettings
+
+GOOD_SECRET = "k" * 40
+GOOD_TOKEN = "t" * 40
+
+
+def production(**fields: object) -> Settings:
+    values: dict[str, object] = {
+        "aws_endpoint_url": None,
+        "unsubscribe_secret": GOOD_SECRET,
+        "public_base_url": "https://news.example.com",
+        "api_token": GOOD_TOKEN,
+    }
+    return Settings(**{**values, **fields})
+
+
+def test_well_configured_settings_run_against_aws() -> None:
+    production().refuse_unsafe()
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"unsubscribe_secret": DEV_UNSUBSCRIBE_SECRET}, "development value shipped with dripr"),
+        ({"unsubscribe_secret": "s" * 20}, "DRIPR_UNSUBSCRIBE_SECRET has 20 bytes"),
+        ({"public_base_url": "http://news.example.com"}, "must be https"),
+        ({"api_token": "a" * 20}, "DRIPR_API_TOKEN has 20 characters"),
+    ],
+)
+def test_an_unsafe_setting_is_refused_by_name_without_printing_it(
+    fields: dict[str, object], named: str
+) -> None:
+    with pytest.raises(UnsafeSettings, match=named) as refused:
+        production(**fields).refuse_unsafe()
+
+    message = str(refused.value)
+    for secret in (fields.get("unsubscribe_secret"), fields.get("api_token"), GOOD_TOKEN):
+        assert secret is None or str(secret) not in message
+
+
+def test_every_problem_is_named_at_once() -> None:
+    unsafe = Settings(aws_endpoint_url=None)
+
+    with pytest.raises(UnsafeSettings) as refused:
+        unsafe.refuse_unsafe()
+
+    assert "DRIPR_UNSUBSCRIBE_SECRET" in str(refused.value)
+    assert "DRIPR_PUBLIC_BASE_URL" in str(refused.value)
+
+
+def test_an_emulator_may_run_on_development_values() -> None:
+    Settings(aws_endpoint_url="http://localhost:4566").refuse_unsafe()
+
+
+def test_a_private_aws_endpoint_is_aws_not_an_emulator() -> None:
+    vpce = "https://vpce-0abc.sqs.eu-west-1.vpce.amazonaws.com"
+    private = production(aws_endpoint_url=vpce, aws_region="eu-west-1")
+
+    assert not private.on_emulator
+    kwargs = _client_kwargs(private)
+    assert kwargs["endpoint_url"] == vpce
+    assert "aws_access_key_id" not in kwargs  # the role's credentials, from the chain
+    with pytest.raises(UnsafeSettings):
+        production(aws_endpoint_url=vpce, unsubscribe_secret=DEV_UNSUBSCRIBE_SECRET).refuse_unsafe()
+
+
+def test_the_region_and_credentials_come_from_the_standard_chain_against_aws() -> None:
+    kwargs = _client_kwargs(production(aws_region=None))
+
+    assert "region_name" not in kwargs and "aws_access_key_id" not in kwargs
+    assert kwargs["config"].retries == {"total_max_attempts": 3, "mode": "standard"}
+
+
+def test_an_emulator_gets_a_region_and_test_credentials_unless_some_are_set() -> None:
+    emulator = Settings(aws_endpoint_url="http://127.0.0.1:5000", aws_region=None)
+    keyed = Settings(aws_endpoint_url="http://127.0.0.1:5000", aws_access_key_id="AKIAREAL")
+
+    assert _client_kwargs(emulator)["region_name"] == "us-east-1"
+    assert _client_kwargs(emulator)["aws_access_key_id"] == "test"
+    assert "aws_access_key_id" not in _client_kwargs(keyed)
+
+
+def test_retries_are_configured_the_standard_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "5")
+    monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
+
+    retries = _client_kwargs(Settings())["config"].retries
+
+    assert retries == {"total_max_attempts": 5, "mode": "adaptive"}
+
+
+def test_secrets_do_not_print() -> None:
+    settings = production()
+
+    assert GOOD_SECRET not in repr(settings) and GOOD_TOKEN not in repr(settings)
+
+
+def test_a_service_started_against_aws_on_shipped_values_exits_and_says_why() -> None:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "DRIPR_")) and k != "DATABASE_URL"
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "services.scheduler"],
+        env={**env, "AWS_DEFAULT_REGION": "eu-west-1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 1
+    assert "dripr scheduler: refusing to run against AWS" in done.stderr
+    assert DEV_UNSUBSCRIBE_SECRET not in done.stderr
