@@ -15,17 +15,12 @@ import json
 import re
 from typing import Any
 
+from infra import iam
 from shared.adapters.topology import TOPOLOGY, QueueSpec, Topology, topic_may_send
 
-EXTRA_PERMISSIONS: dict[str, list[dict[str, Any]]] = {
-    "intro": [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": "*"}],
-    "home_report": [{"Effect": "Allow", "Action": ["bedrock:InvokeModel"], "Resource": "*"}],
-    "email_sender": [
-        {"Effect": "Allow", "Action": ["ses:SendEmail", "ses:SendRawEmail"], "Resource": "*"}
-    ],
-}
-SENDS_TO_OWN_QUEUE = {"email_sender"}  # SEND_BATCH messages, through the outbox relay
 OLDEST_MESSAGE_ALARM_SECONDS = 900
+KEEP = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+"""On what holds state (messages, the verified identity): deleting the stack keeps them."""
 
 
 def _logical(name: str) -> str:
@@ -51,6 +46,7 @@ def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
     return {
         dlq: {
             "Type": "AWS::SQS::Queue",
+            **KEEP,
             "Properties": {
                 "QueueName": _name(f"{spec.name}-dlq"),
                 "MessageRetentionPeriod": spec.dlq_retention_seconds,
@@ -58,6 +54,7 @@ def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
         },
         queue: {
             "Type": "AWS::SQS::Queue",
+            **KEEP,
             "Properties": {
                 "QueueName": _name(spec.name),
                 "VisibilityTimeout": spec.visibility_timeout,
@@ -121,37 +118,26 @@ def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
     }
 
 
-def _role(service: str, specs: tuple[QueueSpec, ...]) -> dict[str, Any]:
-    queues = [_arn(f"{_logical(s.name)}Queue") for s in specs]
-    dlqs = [_arn(f"{_logical(s.name)}DeadLetterQueue") for s in specs]
-    send_to = dlqs + (queues if service in SENDS_TO_OWN_QUEUE else [])
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "ConsumeOwnQueues",
-            "Effect": "Allow",
-            "Action": [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:GetQueueAttributes",
-                "sqs:GetQueueUrl",
-            ],
-            "Resource": queues + dlqs,
+def _resolve(resource: iam.Resource) -> Any:
+    """A resource of infra/iam.py as the template refers to it."""
+    if isinstance(resource, iam.Queue):
+        kind = "DeadLetterQueue" if resource.dead_letters else "Queue"
+        return _arn(f"{_logical(resource.name)}{kind}")
+    region = "arn:${AWS::Partition}:%s:${AWS::Region}"
+    return {
+        iam.TOPIC: _ref("StatusChangeTopic"),
+        iam.SES_IDENTITY: {
+            "Fn::Sub": region % "ses" + ":${AWS::AccountId}:identity/${SenderDomain}"
         },
-        {
-            "Sid": "DeadLetterOwnMessages",
-            "Effect": "Allow",
-            "Action": ["sqs:SendMessage"],
-            "Resource": send_to,
+        iam.SES_CONFIGURATION_SET: {
+            "Fn::Sub": region % "ses"
+            + ":${AWS::AccountId}:configuration-set/${MailConfigurationSet}"
         },
-        {
-            "Sid": "PublishStatusChanges",
-            "Effect": "Allow",
-            "Action": ["sns:Publish"],
-            "Resource": _ref("StatusChangeTopic"),
-        },
-        *EXTRA_PERMISSIONS.get(service, []),
-    ]
+        iam.BEDROCK_MODEL: {"Fn::Sub": region % "bedrock" + "::foundation-model/${BedrockModelId}"},
+    }[resource]
+
+
+def _role(service: str, topology: Topology) -> dict[str, Any]:
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -169,7 +155,7 @@ def _role(service: str, specs: tuple[QueueSpec, ...]) -> dict[str, Any]:
             "Policies": [
                 {
                     "PolicyName": f"dripr-{service.replace('_', '-')}",
-                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
+                    "PolicyDocument": iam.policy(service, _resolve, topology),
                 }
             ],
         },
@@ -189,44 +175,9 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
     }
     for spec in topology.queues:
         resources |= _queue_resources(spec)
-    for service in sorted({spec.service for spec in topology.queues}):
-        resources[f"{_logical(service)}Role"] = _role(service, topology.queues_of(service))
-    resources["SchedulerRole"] = _role("scheduler", ())
-    resources["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] = [
-        {
-            "Sid": "PublishStatusChanges",
-            "Effect": "Allow",
-            "Action": ["sns:Publish"],
-            "Resource": _ref("StatusChangeTopic"),
-        }
-    ]
-    every_queue = [
-        _arn(f"{_logical(s.name)}{kind}")
-        for s in topology.queues
-        for kind in ("Queue", "DeadLetterQueue")
-    ]
-    resources["ControlApiRole"] = _role("control_api", ())
-    resources["ControlApiRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"] = [
-        {
-            "Sid": "InspectAndRedrive",
-            "Effect": "Allow",
-            "Action": [
-                "sqs:GetQueueAttributes",
-                "sqs:GetQueueUrl",
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:ChangeMessageVisibility",
-                "sqs:SendMessage",
-            ],
-            "Resource": every_queue,
-        },
-        {
-            "Sid": "PublishStatusChanges",
-            "Effect": "Allow",
-            "Action": ["sns:Publish"],
-            "Resource": _ref("StatusChangeTopic"),
-        },
-    ]
+    for service in iam.services(topology):
+        resources[f"{_logical(service)}Role"] = _role(service, topology)
+    resources |= _mail_resources()
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "dripr: STATUS_CHANGE topic, a queue and DLQ per consumer, alarms, roles",
@@ -236,7 +187,17 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
                 "Default": "prod",
                 "AllowedPattern": "^[a-z0-9][a-z0-9-]{0,20}$",
                 "Description": "prefix of every name (DRIPR_ENV)",
-            }
+            },
+            "SenderDomain": {
+                "Type": "String",
+                "AllowedPattern": "^[a-z0-9.-]+\\.[a-z]{2,}$",
+                "Description": "the domain newsletters are sent from (DRIPR_SENDER_EMAIL's)",
+            },
+            "BedrockModelId": {
+                "Type": "String",
+                "Default": "anthropic.claude-3-5-haiku-20241022-v1:0",
+                "Description": "the one model the intro and home report may invoke",
+            },
         },
         "Resources": resources,
         "Outputs": {
@@ -244,6 +205,27 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
             **{
                 f"{_logical(s.name)}QueueUrl": {"Value": _ref(f"{_logical(s.name)}Queue")}
                 for s in topology.queues
+            },
+        },
+    }
+
+
+def _mail_resources() -> dict[str, Any]:
+    """The sender identity (Easy DKIM) and the configuration set every email goes out with."""
+    return {
+        "MailConfigurationSet": {
+            "Type": "AWS::SES::ConfigurationSet",
+            "Properties": {"Name": _name("mail")},
+        },
+        "SenderIdentity": {
+            "Type": "AWS::SES::EmailIdentity",
+            **KEEP,
+            "Properties": {
+                "EmailIdentity": _ref("SenderDomain"),
+                "ConfigurationSetAttributes": {
+                    "ConfigurationSetName": _ref("MailConfigurationSet")
+                },
+                "DkimSigningAttributes": {"NextSigningKeyLength": "RSA_2048_BIT"},
             },
         },
     }

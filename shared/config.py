@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     )
 
     sender_email: str = "newsletters@dripr.example"
+    ses_configuration_set: str | None = Field(
+        None, description="SES configuration set every email goes out with (the stack's `mail`)"
+    )
     send_batch_size: int = Field(50, ge=1, le=1000, description="default for new sends")
     send_delay_ms: int = Field(100, ge=0, le=60_000, description="between two emails of a batch")
     send_cooldown_seconds: int = Field(5, ge=0, le=3600, description="between two batches")

@@ -14,6 +14,7 @@ from typing import Any
 
 from shared.domain.dependencies import Dependency
 from shared.domain.events import STATUS_CHANGE
+from shared.domain.sends import SENDER_QUEUE
 from shared.domain.statuses import CampaignStatus
 
 S = CampaignStatus
@@ -71,7 +72,7 @@ TOPOLOGY = Topology(
         QueueSpec("intro", "intro", (S.WAITING_FOR_DATA,), 180, (D.PROPERTY_DATA, D.BEDROCK)),
         QueueSpec("home-report", "home_report", (S.WAITING_FOR_HOME_ANALYSIS,), 180, (D.BEDROCK,)),
         QueueSpec("email-creation", "email_creation", (S.READY_TO_CREATE_EMAIL,), 120),
-        QueueSpec("email-sender", "email_sender", (S.READY_TO_SEND_EMAIL,), 300, (D.SES,)),
+        QueueSpec(SENDER_QUEUE, "email_sender", (S.READY_TO_SEND_EMAIL,), 300, (D.SES,)),
     ),
 )
 """Queue name → its spec; the names are the logical ones, `Names` adds the environment prefix."""

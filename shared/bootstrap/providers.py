@@ -80,4 +80,5 @@ async def _mailer(runtime: Runtime) -> Mailer:
     ses = await runtime.stack.enter_async_context(
         async_client(runtime.aws, "ses", runtime.settings, attempts=1)  # the sender retries
     )
-    return SesMailer(ses, runtime.settings.sender_email)
+    settings = runtime.settings
+    return SesMailer(ses, settings.sender_email, settings.ses_configuration_set)

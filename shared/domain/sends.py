@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.errors import NotFound, Refused
 
+SENDER_QUEUE = "email-sender"
+"""SEND_BATCH messages go straight to the sender's own queue (not through the topic)."""
+
 
 class Controls(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")

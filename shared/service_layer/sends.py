@@ -19,15 +19,20 @@ from shared.adapters.db.models import Delivery, Recipient, Send
 from shared.adapters.db.uow import SqlUnitOfWork
 from shared.domain.clock import utcnow_naive
 from shared.domain.events import SendBatch
-from shared.domain.sends import ControlChanges, Controls, Counts, SendNotFound, SendStateError
+from shared.domain.sends import (
+    SENDER_QUEUE,
+    ControlChanges,
+    Controls,
+    Counts,
+    SendNotFound,
+    SendStateError,
+)
 from shared.domain.statuses import DeliveryStatus, SendStatus
 from shared.service_layer import audit
 from shared.service_layer.steps import record_step
 from shared.views.sends import SendProgress, progress_of
 
-__all__ = ["ControlChanges", "Controls", "Counts", "SendNotFound", "SendStateError"]
-
-SENDER_QUEUE = "email-sender"
+__all__ = ["SENDER_QUEUE", "ControlChanges", "Controls", "Counts", "SendNotFound", "SendStateError"]
 
 
 async def start(uow: SqlUnitOfWork, campaign_id: int, cycle: int, controls: Controls) -> Send:

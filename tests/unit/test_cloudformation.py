@@ -51,7 +51,7 @@ def test_each_service_role_reaches_only_its_own_queues() -> None:
             )
             assert mentions == (spec.name in own), (service, spec.name)
         publishes = [s for s in _statements(role) if s["Action"] == ["sns:Publish"]]
-        assert publishes and publishes[0]["Resource"] == {"Ref": "StatusChangeTopic"}
+        assert publishes and publishes[0]["Resource"] == [{"Ref": "StatusChangeTopic"}]
 
 
 def test_every_queue_has_its_filter_dlq_and_alarms() -> None:
@@ -65,3 +65,82 @@ def test_every_queue_has_its_filter_dlq_and_alarms() -> None:
         assert redrive["maxReceiveCount"] == spec.max_receive_count
         assert f"{name}DeadLetterQueueDepthAlarm" in resources
         assert f"{name}QueueAgeAlarm" in resources
+
+
+def _grants(role: str) -> dict[str, set[str]]:
+    """Action → the resources (as JSON) a role grants it on."""
+    grants: dict[str, set[str]] = {}
+    for statement in _statements(template()["Resources"][role]):
+        for action in statement["Action"]:
+            grants.setdefault(action, set()).update(json.dumps(r) for r in statement["Resource"])
+    return grants
+
+
+def _queue(logical: str) -> str:
+    return json.dumps({"Fn::GetAtt": [logical, "Arn"]})
+
+
+def test_no_role_is_granted_anything_on_every_resource() -> None:
+    for role in (
+        "SchedulerRole",
+        "ControlApiRole",
+        "EmailSenderRole",
+        "IntroRole",
+        "HomeReportRole",
+    ):
+        for action, resources in _grants(role).items():
+            assert '"*"' not in resources, (role, action)
+
+
+def test_the_scheduler_may_resend_send_batches_to_the_sender_queue_for_the_sweep() -> None:
+    grants = _grants("SchedulerRole")
+
+    assert grants["sqs:SendMessage"] == {_queue("EmailSenderQueue")}
+    assert "sqs:ReceiveMessage" not in grants and "sqs:DeleteMessage" not in grants
+
+
+def test_the_control_api_may_not_drain_a_live_queue() -> None:
+    grants = _grants("ControlApiRole")
+
+    for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"):
+        assert grants[action] and all("DeadLetterQueue" in r for r in grants[action]), action
+    assert grants["sqs:SendMessage"] == {_queue("EmailSenderQueue")}
+
+
+def test_no_consumer_may_take_messages_off_a_dead_letter_queue() -> None:
+    for role in ("IntroRole", "EmailSenderRole", "DataFetcherRole"):
+        assert not any("DeadLetterQueue" in r for r in _grants(role)["sqs:ReceiveMessage"]), role
+
+
+def test_ses_and_bedrock_are_scoped_to_the_identity_the_configuration_set_and_the_model() -> None:
+    ses = _grants("EmailSenderRole")["ses:SendEmail"]
+    bedrock = _grants("IntroRole")["bedrock:InvokeModel"]
+
+    assert len(ses) == 2
+    assert any("identity/${SenderDomain}" in r for r in ses)
+    assert any("configuration-set/${MailConfigurationSet}" in r for r in ses)
+    assert bedrock == {
+        json.dumps(
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}::"
+                "foundation-model/${BedrockModelId}"
+            }
+        )
+    }
+    assert "ses:SendEmail" not in _grants("IntroRole")
+    assert "bedrock:InvokeModel" not in _grants("EmailSenderRole")
+
+
+def test_what_holds_state_survives_deleting_the_stack() -> None:
+    resources = template()["Resources"]
+    stateful = [
+        n
+        for n, r in resources.items()
+        if r["Type"] in ("AWS::SQS::Queue", "AWS::SES::EmailIdentity")
+    ]
+
+    assert stateful
+    for name in stateful:
+        assert (
+            resources[name]["DeletionPolicy"] == resources[name]["UpdateReplacePolicy"] == "Retain"
+        )

@@ -36,9 +36,10 @@ class Mailer(Protocol):
 
 
 class SesMailer:
-    def __init__(self, ses: Any, sender: str) -> None:
+    def __init__(self, ses: Any, sender: str, configuration_set: str | None = None) -> None:
         self._ses = ses
         self._sender = sender
+        self._configuration_set = configuration_set
 
     async def send(self, email: OutgoingEmail) -> str:
         request: dict[str, Any] = {
@@ -54,6 +55,8 @@ class SesMailer:
         }
         if email.reply_to:
             request["ReplyToAddresses"] = [email.reply_to]
+        if self._configuration_set:
+            request["ConfigurationSetName"] = self._configuration_set
         try:
             response = await self._ses.send_email(**request)
         except ClientError as exc:
