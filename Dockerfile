@@ -1,22 +1,29 @@
 # One image for every dripr service: `docker run dripr <service>`, where <service> is one of
 # scheduler, data_fetcher, intro, home_report, email_creation, email_sender, control_api.
-# Dependencies come from infra/requirements.lock (pinned), the project itself with --no-deps.
-FROM python:3.11-slim AS build
+# Dependencies come from infra/requirements.lock (pinned and hashed), the project itself with
+# --no-deps, all into a virtual environment at /opt/dripr. BASE is any image with Python 3.11 and
+# its venv module: python:3.11-slim by default, or a Debian root file system of our own where no
+# registry can be reached (infra/image/build.sh; ../shared/recipes in the project's notes).
+ARG BASE=python:3.11-slim
+
+FROM ${BASE} AS build
+RUN python3 -m venv /opt/dripr
+ENV PATH=/opt/dripr/bin:$PATH PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY infra/requirements.lock infra/requirements.lock
-RUN pip install --no-cache-dir --prefix=/install -r infra/requirements.lock
+RUN pip install --require-hashes --no-deps -r infra/requirements.lock
 COPY pyproject.toml README.md ./
 COPY shared shared
 COPY services services
 COPY infra infra
-RUN pip install --no-cache-dir --prefix=/install --no-deps .
+RUN pip install --no-deps .
 
-FROM python:3.11-slim
+FROM ${BASE}
 RUN useradd --create-home --uid 10001 dripr
-COPY --from=build /install /usr/local
+COPY --from=build /opt/dripr /opt/dripr
 USER dripr
 WORKDIR /home/dripr
-ENV PYTHONUNBUFFERED=1 DRIPR_LOG_FORMAT=json DRIPR_API_HOST=0.0.0.0
+ENV PATH=/opt/dripr/bin:$PATH PYTHONUNBUFFERED=1 DRIPR_LOG_FORMAT=json DRIPR_API_HOST=0.0.0.0
 # SIGTERM stops receiving, drains in-flight work within DRIPR_SHUTDOWN_GRACE_SECONDS (20 s) and
 # hands the rest back to SQS: give the container a stop grace period of 30 s or more.
 STOPSIGNAL SIGTERM

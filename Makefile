@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: bench chaos fuzz run test unit integration e2e lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
+.PHONY: bench chaos fuzz run test unit integration e2e image image-test lock lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -79,6 +79,26 @@ demo-localstack: $(STAMP)
 ## The end-to-end suite and the operations doc's AWS CLI commands against LocalStack on this host.
 test-localstack: $(STAMP)
 	infra/localstack/with-localstack.sh $(BIN)/pytest -q tests/e2e tests/integration/test_operations_doc.py
+
+## The image (dripr:local): with a Docker engine if one answers, else buildah on a Debian base
+## of our own (infra/image/build.sh; minutes).
+image:
+	infra/image/build.sh
+
+## Build the image, then run the pipeline from it: migrate, provision, every service as a
+## container against the local MariaDB and a moto server, one campaign to its email, SIGTERM.
+image-test: $(STAMP)
+	infra/image/build.sh
+	$(BIN)/python -m tests.image $(ARGS)
+
+## infra/requirements.lock, pinned and hashed, from pyproject.toml's dependencies.
+lock:
+	python3.11 -m venv .dripr/pip-tools && .dripr/pip-tools/bin/pip install --quiet pip-tools
+	grep -v '^ *#\|^ *--hash' infra/requirements.lock | sed 's/ \\$$//' > .dripr/pins.txt
+	.dripr/pip-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links -c .dripr/pins.txt -o .dripr/lock.txt pyproject.toml
+	{ sed -n '1,3p' infra/requirements.lock; echo; grep -v '^#' .dripr/lock.txt | sed '/./,$$!d'; } \
+	  > infra/requirements.lock.new && mv infra/requirements.lock.new infra/requirements.lock
 
 ## Every service in containers on LocalStack and MySQL 8 (needs a Docker engine).
 up:

@@ -12,19 +12,15 @@ module past 250 lines because each resource's builder sits next to the ones it r
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
-from infra import iam
+from infra import compute, iam, parameters
+from infra.names import logical
 from shared.adapters.topology import TOPOLOGY, QueueSpec, Topology, topic_may_send
 
 OLDEST_MESSAGE_ALARM_SECONDS = 900
 KEEP = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 """On what holds state (messages, the verified identity): deleting the stack keeps them."""
-
-
-def _logical(name: str) -> str:
-    return "".join(part.capitalize() for part in re.split(r"[-_]", name))
 
 
 def _ref(logical: str) -> dict[str, str]:
@@ -40,7 +36,7 @@ def _name(suffix: str) -> dict[str, str]:
 
 
 def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
-    queue, dlq = f"{_logical(spec.name)}Queue", f"{_logical(spec.name)}DeadLetterQueue"
+    queue, dlq = f"{logical(spec.name)}Queue", f"{logical(spec.name)}DeadLetterQueue"
     dimension = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
     age_dimension = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
     return {
@@ -122,7 +118,7 @@ def _resolve(resource: iam.Resource) -> Any:
     """A resource of infra/iam.py as the template refers to it."""
     if isinstance(resource, iam.Queue):
         kind = "DeadLetterQueue" if resource.dead_letters else "Queue"
-        return _arn(f"{_logical(resource.name)}{kind}")
+        return _arn(f"{logical(resource.name)}{kind}")
     region = "arn:${AWS::Partition}:%s:${AWS::Region}"
     return {
         iam.TOPIC: _ref("StatusChangeTopic"),
@@ -176,11 +172,13 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
     for spec in topology.queues:
         resources |= _queue_resources(spec)
     for service in iam.services(topology):
-        resources[f"{_logical(service)}Role"] = _role(service, topology)
+        resources[f"{logical(service)}Role"] = _role(service, topology)
     resources |= _mail_resources()
+    resources |= compute.resources(topology)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "dripr: STATUS_CHANGE topic, a queue and DLQ per consumer, alarms, roles",
+        "Description": "dripr: the STATUS_CHANGE topic, a queue and DLQ per consumer, every "
+        "service on ECS Fargate under its own role, the database, SES, alarms",
         "Parameters": {
             "Environment": {
                 "Type": "String",
@@ -198,12 +196,17 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
                 "Default": "anthropic.claude-3-5-haiku-20241022-v1:0",
                 "Description": "the one model the intro and home report may invoke",
             },
+            **parameters.PARAMETERS,
         },
+        "Conditions": parameters.CONDITIONS,
         "Resources": resources,
         "Outputs": {
             "StatusChangeTopicArn": {"Value": _ref("StatusChangeTopic")},
+            "ApiUrl": {"Value": {"Fn::Sub": "https://${ApiLoadBalancer.DNSName}"}},
+            "ClusterName": {"Value": _ref("Cluster")},
+            "MigrateTaskDefinition": {"Value": _ref("MigrateTask")},
             **{
-                f"{_logical(s.name)}QueueUrl": {"Value": _ref(f"{_logical(s.name)}Queue")}
+                f"{logical(s.name)}QueueUrl": {"Value": _ref(f"{logical(s.name)}Queue")}
                 for s in topology.queues
             },
         },

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 from shared.domain.errors import DriprError
 
@@ -39,7 +40,11 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DRIPR_", extra="ignore", populate_by_name=True)
 
-    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL", repr=False)
+    database_password: SecretStr | None = Field(
+        None,
+        description="joined to DATABASE_URL when it has none (ECS injects it from Secrets Manager)",
+    )
     aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
     aws_region: str | None = Field(
         None,
@@ -126,6 +131,15 @@ class Settings(BaseSettings):
         min_length=16,
         description="signs unsubscribe links (32+ bytes, not the shipped value, against AWS)",
     )
+
+    @model_validator(mode="after")
+    def _join_database_password(self) -> Settings:
+        if self.database_password is not None:
+            url = make_url(self.database_url)
+            if url.password is None:
+                password = self.database_password.get_secret_value()
+                self.database_url = url.set(password=password).render_as_string(False)
+        return self
 
     @property
     def on_emulator(self) -> bool:

@@ -144,3 +144,69 @@ def test_what_holds_state_survives_deleting_the_stack() -> None:
         assert (
             resources[name]["DeletionPolicy"] == resources[name]["UpdateReplacePolicy"] == "Retain"
         )
+
+
+def test_every_service_runs_on_fargate_under_its_own_role_with_its_own_logs() -> None:
+    resources = template()["Resources"]
+    for service in (
+        "scheduler",
+        "data_fetcher",
+        "intro",
+        "home_report",
+        "email_creation",
+        "email_sender",
+        "control_api",
+    ):
+        name = "".join(p.capitalize() for p in service.split("_"))
+        task = resources[f"{name}Task"]["Properties"]
+        (container,) = task["ContainerDefinitions"]
+        assert task["RequiresCompatibilities"] == ["FARGATE"]
+        assert task["TaskRoleArn"] == {"Fn::GetAtt": [f"{name}Role", "Arn"]}
+        assert container["Command"] == [service]
+        assert container["StopTimeout"] >= 30  # the drain needs DRIPR_SHUTDOWN_GRACE_SECONDS
+        assert container["LogConfiguration"]["Options"]["awslogs-group"] == {"Ref": f"{name}Logs"}
+        assert resources[f"{name}Logs"]["Properties"]["RetentionInDays"] == {
+            "Ref": "LogRetentionDays"
+        }
+        assert resources[f"{name}Service"]["Properties"]["TaskDefinition"] == {"Ref": f"{name}Task"}
+        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert environment["DRIPR_TOPIC_ARN"] == {"Ref": "StatusChangeTopic"}
+        secrets = {s["Name"] for s in container["Secrets"]}
+        assert {"DRIPR_DATABASE_PASSWORD", "DRIPR_UNSUBSCRIBE_SECRET"} <= secrets
+        assert not secrets & set(environment), "a secret in plain environment"
+        assert ("DRIPR_API_TOKEN" in secrets) == (service == "control_api")
+
+
+def test_consumers_scale_on_their_own_queues_backlog_per_task() -> None:
+    resources = template()["Resources"]
+    for service in {spec.service for spec in TOPOLOGY.queues}:
+        name = "".join(p.capitalize() for p in service.split("_"))
+        policy = resources[f"{name}BacklogScaling"]["Properties"]
+        config = policy["TargetTrackingScalingPolicyConfiguration"]
+        metrics = config["CustomizedMetricSpecification"]["Metrics"]
+        queues = [
+            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+            for m in metrics
+            if m.get("MetricStat", {}).get("Metric", {}).get("Namespace") == "AWS/SQS"
+        ]
+        own = {
+            "".join(p.capitalize() for p in s.name.split("-")) + "Queue"
+            for s in TOPOLOGY.queues_of(service)
+        }
+        assert set(queues) == own, service
+        (returned,) = [m for m in metrics if m["ReturnData"]]
+        assert "/ MAX([tasks, 1])" in returned["Expression"]
+        assert config["TargetValue"] == {"Ref": "BacklogPerTask"}
+    assert (
+        "SchedulerBacklogScaling" not in resources and "ControlApiBacklogScaling" not in resources
+    )
+
+
+def test_the_database_is_given_or_an_aurora_cluster_kept_as_a_snapshot() -> None:
+    resources = template()["Resources"]
+
+    assert resources["Database"]["Condition"] == "UseAurora"
+    assert resources["Database"]["DeletionPolicy"] == "Snapshot"
+    assert resources["Database"]["Properties"]["ManageMasterUserPassword"] is True
+    assert "MasterUserPassword" not in resources["Database"]["Properties"]
+    assert resources["AlarmEmailSubscription"]["Properties"]["TopicArn"] == {"Ref": "AlarmTopic"}

@@ -123,3 +123,14 @@ def test_a_service_started_against_aws_on_shipped_values_exits_and_says_why() ->
     assert done.returncode == 1
     assert "dripr scheduler: refusing to run against AWS" in done.stderr
     assert DEV_UNSUBSCRIBE_SECRET not in done.stderr
+
+
+def test_a_database_password_from_a_secret_is_joined_to_a_url_without_one() -> None:
+    settings = Settings(
+        database_url="mysql+asyncmy://dripr@db.internal:3306/dripr", database_password="p@ss/w:rd"
+    )
+
+    assert settings.database_url == "mysql+asyncmy://dripr:p%40ss%2Fw%3Ard@db.internal:3306/dripr"
+    assert "p@ss" not in repr(settings)
+    kept = Settings(database_url="mysql+asyncmy://u:own@h/d", database_password="other")
+    assert kept.database_url == "mysql+asyncmy://u:own@h/d"

@@ -1,0 +1,17 @@
+"""How the template names things: logical ids from service and queue names, and substitutions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def logical(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_"))
+
+
+def sub(text: str) -> dict[str, str]:
+    return {"Fn::Sub": text}
+
+
+def queue_name(queue: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [f"{logical(queue)}Queue", "QueueName"]}
