@@ -119,7 +119,9 @@ async def test_a_bootstrapped_runtime_publishes_through_the_publisher_it_was_giv
     """bootstrap() takes adapters: with a recording publisher, a scheduler tick's transition
     and the relay's publish are seen on the real database without any bus."""
     publisher = RecordingPublisher()
-    settings = Settings(database_url=database_url, env="given", outbox_grace_seconds=0)
+    settings = Settings(
+        database_url=database_url, env="given", outbox_grace_seconds=0, aws_region="eu-west-1"
+    )
     campaign_id = await make_campaign(sessions)
 
     async with bootstrap(settings, Adapters(publisher=publisher)) as runtime:
