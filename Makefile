@@ -97,7 +97,8 @@ lock:
 	grep -v '^ *#\|^ *--hash' infra/requirements.lock | sed 's/ \\$$//' > .dripr/pins.txt
 	.dripr/pip-tools/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links -c .dripr/pins.txt -o .dripr/lock.txt pyproject.toml
-	{ sed -n '1,3p' infra/requirements.lock; echo; grep -v '^#' .dripr/lock.txt | sed '/./,$$!d'; } \
+	{ sed -n '1,3p' infra/requirements.lock; echo; grep -v '^#' .dripr/lock.txt | sed '/./,$$!d' \
+	  | sed 's#-c .dripr/pins.txt#-c infra/requirements.lock#'; } \
 	  > infra/requirements.lock.new && mv infra/requirements.lock.new infra/requirements.lock
 
 ## Every service in containers on LocalStack and MySQL 8 (needs a Docker engine).
