@@ -1,11 +1,19 @@
-"""Routes without the operator token: the unsubscribe link, health and readiness."""
+"""Routes without the operator token: the unsubscribe link, health and readiness.
+
+Unsubscribing follows RFC 8058: a POST to the link (the signed token in its query string, the
+body `List-Unsubscribe=One-Click`, as a mailbox provider's one-click sends it, or the button's
+form) unsubscribes and answers 200 with no redirect and no cookie. A GET only shows the page
+with that button: the link scanners of mail gateways fetch every link, and must change nothing.
+"""
 
 from __future__ import annotations
 
 import html
+from typing import Annotated
+from urllib.parse import urlencode
 
 import structlog
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Query
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import select, text, update
 
@@ -13,7 +21,7 @@ from services.control_api.deps import RuntimeDep
 from shared.adapters.db.models import Recipient
 from shared.adapters.topology import TOPOLOGY
 from shared.domain.clock import utcnow_naive
-from shared.domain.unsubscribe import InvalidToken, read_token
+from shared.domain.unsubscribe import InvalidToken, Unsubscribe, read_token
 from shared.service_layer import audit
 
 router = APIRouter(tags=["public"])
@@ -22,33 +30,45 @@ log = structlog.get_logger(__name__)
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>
 <body style="font-family: Helvetica, Arial, sans-serif; max-width: 32rem; margin: 4rem auto;">
-<h1 style="font-size: 1.4rem;">{title}</h1><p>{message}</p></body></html>"""
+<h1 style="font-size: 1.4rem;">{title}</h1><p>{message}</p>{form}</body></html>"""
+BUTTON = """<form method="post" action="/unsubscribe?{query}">
+<input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit" style="font-size: 1rem; padding: .5rem 1rem;">Unsubscribe</button></form>"""
 
 
-def _page(status: int, title: str, message: str) -> HTMLResponse:
-    return HTMLResponse(
-        PAGE.format(title=html.escape(title), message=html.escape(message)), status_code=status
-    )
+def _page(status: int, title: str, message: str, form: str = "") -> HTMLResponse:
+    page = PAGE.format(title=html.escape(title), message=html.escape(message), form=form)
+    return HTMLResponse(page, status_code=status, headers={"Cache-Control": "no-store"})
 
 
-async def _unsubscribe(runtime: RuntimeDep, token: str) -> HTMLResponse:
+def _invalid(reason: str) -> HTMLResponse:
+    return _page(400, "This link is not valid", "Nothing was changed. " + reason)
+
+
+async def _subscriber(runtime: RuntimeDep, token: str) -> tuple[Unsubscribe, str] | HTMLResponse:
+    """The token's recipient and address, or the page saying why the link is not valid."""
     try:
         who = read_token(runtime.settings.unsubscribe_secret.get_secret_value(), token)
     except InvalidToken as exc:
         log.warning("unsubscribe.refused", reason=str(exc))
-        return _page(
-            400, "This link is not valid", "Nothing was changed. " + str(exc).capitalize() + "."
-        )
+        return _invalid(str(exc).capitalize() + ".")
     async with runtime.sessions() as session:
         email = await session.scalar(
             select(Recipient.email).where(
                 Recipient.id == who.recipient_id, Recipient.campaign_id == who.campaign_id
             )
         )
-        if email is None:
-            return _page(
-                400, "This link is not valid", "Nothing was changed: no such subscription."
-            )
+    if email is None:
+        return _invalid("No such subscription.")
+    return who, email
+
+
+async def _unsubscribe(runtime: RuntimeDep, token: str) -> HTMLResponse:
+    found = await _subscriber(runtime, token)
+    if isinstance(found, HTMLResponse):
+        return found
+    who, email = found
+    async with runtime.sessions() as session:
         await session.execute(
             update(Recipient)
             .where(Recipient.id == who.recipient_id, Recipient.unsubscribed_at.is_(None))
@@ -66,13 +86,24 @@ async def _unsubscribe(runtime: RuntimeDep, token: str) -> HTMLResponse:
 
 
 @router.get("/unsubscribe", response_class=HTMLResponse)
-async def unsubscribe_link(runtime: RuntimeDep, token: str = "") -> HTMLResponse:
-    return await _unsubscribe(runtime, token)
+async def unsubscribe_page(runtime: RuntimeDep, token: str = "") -> HTMLResponse:
+    """The link opened in a browser: a page with the button; nothing changes until it is pressed."""
+    found = await _subscriber(runtime, token)
+    if isinstance(found, HTMLResponse):
+        return found
+    _who, email = found
+    form = BUTTON.format(query=html.escape(urlencode({"token": token}), quote=True))
+    return _page(200, "Unsubscribe?", f"Stop sending these newsletters to {email}?", form)
 
 
 @router.post("/unsubscribe", response_class=HTMLResponse)
-async def unsubscribe_one_click(runtime: RuntimeDep, token: str = Form("")) -> HTMLResponse:
-    return await _unsubscribe(runtime, token)
+async def unsubscribe_one_click(
+    runtime: RuntimeDep,
+    token: Annotated[str, Query(description="the signed token, as in the link")] = "",
+    form_token: Annotated[str, Form(alias="token")] = "",
+) -> HTMLResponse:
+    """RFC 8058 one-click (body `List-Unsubscribe=One-Click`) or the page's button."""
+    return await _unsubscribe(runtime, token or form_token)
 
 
 @router.get("/health")

@@ -149,27 +149,38 @@ async def test_unsubscribe_link_marks_the_recipient_and_a_bad_token_changes_noth
     forged = make_token("some-other-secret-entirely", second.id, event.campaign_id)
 
     async with httpx.AsyncClient(base_url=api_url) as public:
-        ok = await public.get("/unsubscribe", params={"token": good})
-        again = await public.post("/unsubscribe", data={"token": good})
+        scanned = await public.get("/unsubscribe", params={"token": good})  # a link scanner
+        assert await _unsubscribed(runtime, event.campaign_id) == set()
+        one_click = await public.post(
+            "/unsubscribe",
+            params={"token": good},
+            content="List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        again = await public.post("/unsubscribe", data={"token": good})  # the page's button
         bad = await public.get("/unsubscribe", params={"token": forged})
+        bad_post = await public.post("/unsubscribe", params={"token": forged})
         mangled = await public.get("/unsubscribe", params={"token": good[:-3] + "abc"})
 
-    assert ok.status_code == 200 and "You are unsubscribed" in ok.text
-    assert first.email in ok.text and ok.headers["content-type"].startswith("text/html")
+    assert scanned.status_code == 200 and first.email in scanned.text
+    assert 'method="post"' in scanned.text and "List-Unsubscribe" in scanned.text
+    assert one_click.status_code == 200 and "You are unsubscribed" in one_click.text
+    assert "set-cookie" not in one_click.headers and not one_click.is_redirect
+    assert one_click.headers["content-type"].startswith("text/html")
     assert again.status_code == 200
-    assert bad.status_code == mangled.status_code == 400
+    assert bad.status_code == bad_post.status_code == mangled.status_code == 400
     assert "Nothing was changed" in bad.text and not re.search(r"<script", bad.text)
+    assert await _unsubscribed(runtime, event.campaign_id) == {first.id}
+
+
+async def _unsubscribed(runtime: Runtime, campaign_id: int) -> set[int]:
     async with runtime.sessions() as session:
-        states = dict(
-            (
-                await session.execute(
-                    select(Recipient.id, Recipient.unsubscribed_at).where(
-                        Recipient.campaign_id == event.campaign_id
-                    )
-                )
-            ).all()
+        rows = await session.scalars(
+            select(Recipient.id).where(
+                Recipient.campaign_id == campaign_id, Recipient.unsubscribed_at.is_not(None)
+            )
         )
-    assert states[first.id] is not None and states[second.id] is None
+        return set(rows)
 
 
 async def test_readiness_reports_database_and_aws(api_url: str) -> None:
