@@ -45,6 +45,7 @@ def _environment(service: str) -> list[dict[str, Any]]:
         "DRIPR_SENDER_EMAIL": sub("newsletters@${SenderDomain}"),
         "DRIPR_SES_CONFIGURATION_SET": {"Ref": "MailConfigurationSet"},
         "DRIPR_PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
+        "DRIPR_POSTAL_ADDRESS": {"Ref": "PostalAddress"},
         "DRIPR_LOG_FORMAT": "json",
     }
     if service in USES_BEDROCK:

@@ -21,6 +21,11 @@ PARAMETERS: dict[str, Any] = {
         "AllowedPattern": "^https://.+",
         "Description": "https base of the unsubscribe links (the load balancer's DNS name)",
     },
+    "PostalAddress": {
+        "Type": "String",
+        "MinLength": 10,
+        "Description": "the sender's postal address, in every email's footer (CAN-SPAM)",
+    },
     "ApiTokenSecretArn": {"Type": "String", "Description": "Secrets Manager: the API token"},
     "UnsubscribeSecretArn": {
         "Type": "String",

@@ -18,6 +18,7 @@ from shared.domain.errors import DriprError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.dripr/dripr.db"
 DEV_UNSUBSCRIBE_SECRET = "dripr-dev-only-secret-change-me"
+DEV_POSTAL_ADDRESS = "dripr demo · 1 Example Street · Springfield, IL 62701"
 MIN_PRODUCTION_SECRET_BYTES = 32
 EMULATOR_REGION = "us-east-1"
 """Emulators need some region; against AWS the standard chain (env, profile) chooses it."""
@@ -114,6 +115,11 @@ class Settings(BaseSettings):
     )
 
     sender_email: str = "newsletters@dripr.example"
+    postal_address: str = Field(
+        DEV_POSTAL_ADDRESS,
+        min_length=1,
+        description="the sender's postal address, in every email's footer (CAN-SPAM)",
+    )
     ses_configuration_set: str | None = Field(
         None, description="SES configuration set every email goes out with (the stack's `mail`)"
     )
@@ -171,6 +177,11 @@ class Settings(BaseSettings):
             problems.append(
                 f"DRIPR_PUBLIC_BASE_URL is {self.public_base_url!r}; the links in every email "
                 "must be https"
+            )
+        if self.postal_address == DEV_POSTAL_ADDRESS:
+            problems.append(
+                "DRIPR_POSTAL_ADDRESS is the demo address; commercial email must carry the "
+                "sender's real postal address"
             )
         token = self.api_token.get_secret_value() if self.api_token else None
         if token is not None and len(token) < MIN_PRODUCTION_SECRET_BYTES:

@@ -8,7 +8,7 @@ from functools import cache
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from shared.adapters.db.models import Campaign
-from shared.domain.newsletter import UNSUBSCRIBE_URL
+from shared.domain.newsletter import POSTAL_ADDRESS, UNSUBSCRIBE_URL
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ def build_email(campaign: Campaign) -> BuiltEmail:
         "listings": (campaign.active_listings or {}).get("listings", []),
         "sales": (campaign.recent_sales or {}).get("sales", []),
         "unsubscribe_url": UNSUBSCRIBE_URL,
+        "postal_address": POSTAL_ADDRESS,
     }
     environment = _environment()
     return BuiltEmail(

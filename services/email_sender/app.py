@@ -206,6 +206,7 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         claim_timeout=timedelta(seconds=settings.send_claim_timeout_seconds),
         max_attempts=settings.send_max_attempts,
         retry_base_seconds=settings.send_retry_base_seconds,
+        postal_address=settings.postal_address,
     )
     controls = sends.Controls(
         batch_size=settings.send_batch_size,

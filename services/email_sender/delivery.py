@@ -37,6 +37,7 @@ class SendConfig:
     claim_timeout: timedelta = timedelta(minutes=5)
     max_attempts: int = 3
     retry_base_seconds: float = 0.5
+    postal_address: str = ""
 
 
 async def deliver_one(
@@ -76,7 +77,7 @@ async def deliver_one(
     link = unsubscribe_url(
         config.public_base_url, config.unsubscribe_secret, row.recipient_id, email.campaign_id
     )
-    html, text = personalise(email.html, email.text, link)
+    html, text = personalise(email.html, email.text, link, config.postal_address)
     outgoing = OutgoingEmail(row.email, email.subject, html, text, reply_to=agent_email)
     attempts = 0
     message_id: str | None = None

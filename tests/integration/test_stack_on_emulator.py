@@ -91,6 +91,7 @@ def test_the_whole_stack_deploys_and_each_service_gets_its_task_role_and_logs(
         "PublicSubnetIds": ",".join(subnets[2:]),
         "CertificateArn": certificate["CertificateArn"],
         "PublicBaseUrl": "https://news.example.com",
+        "PostalAddress": "Ada Agent Realty, 12 Main St, Springfield, IL 62701",
         "ApiTokenSecretArn": secret + "token",
         "UnsubscribeSecretArn": secret + "unsubscribe",
         "DatabaseHost": "db.internal",

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from shared.adapters.aws import _client_kwargs
-from shared.config import DEV_UNSUBSCRIBE_SECRET, Settings, UnsafeSettings
+from shared.config import DEV_POSTAL_ADDRESS, DEV_UNSUBSCRIBE_SECRET, Settings, UnsafeSettings
 
 GOOD_SECRET = "k" * 40
 GOOD_TOKEN = "t" * 40
@@ -21,6 +21,7 @@ def production(**fields: object) -> Settings:
         "unsubscribe_secret": GOOD_SECRET,
         "public_base_url": "https://news.example.com",
         "api_token": GOOD_TOKEN,
+        "postal_address": "Ada Agent Realty, 12 Main St, Springfield, IL 62701",
     }
     return Settings(**{**values, **fields})
 
@@ -36,6 +37,7 @@ def test_well_configured_settings_run_against_aws() -> None:
         ({"unsubscribe_secret": "s" * 20}, "DRIPR_UNSUBSCRIBE_SECRET has 20 bytes"),
         ({"public_base_url": "http://news.example.com"}, "must be https"),
         ({"api_token": "a" * 20}, "DRIPR_API_TOKEN has 20 characters"),
+        ({"postal_address": DEV_POSTAL_ADDRESS}, "DRIPR_POSTAL_ADDRESS is the demo address"),
     ],
 )
 def test_an_unsafe_setting_is_refused_by_name_without_printing_it(

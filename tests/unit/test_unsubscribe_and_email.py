@@ -4,7 +4,7 @@ import pytest
 
 from services.email_creation.builder import build_email
 from shared.adapters.db.models import Campaign
-from shared.domain.newsletter import UNSUBSCRIBE_URL, personalise
+from shared.domain.newsletter import POSTAL_ADDRESS, UNSUBSCRIBE_URL, personalise
 from shared.domain.unsubscribe import InvalidToken, make_token, read_token, unsubscribe_url
 
 SECRET = "a-test-secret-of-some-length"
@@ -121,3 +121,16 @@ def test_each_recipient_gets_their_own_escaped_link() -> None:
     assert UNSUBSCRIBE_URL not in html and UNSUBSCRIBE_URL not in text
     assert f'href="{link}"' in html  # token characters need no escaping, & would be
     assert f"Unsubscribe: {link}" in text
+
+
+def test_every_copy_carries_the_senders_postal_address_in_both_parts() -> None:
+    email = build_email(_campaign())
+    link = unsubscribe_url("https://news.example", SECRET, 41, 3)
+    address = "Ada Agent Realty <HQ> & Co, 12 Main St, Boise, ID 83702"
+
+    html, text = personalise(email.html, email.text, link, address)
+
+    assert POSTAL_ADDRESS in email.html and POSTAL_ADDRESS in email.text
+    assert POSTAL_ADDRESS not in html and POSTAL_ADDRESS not in text
+    assert "Ada Agent Realty &lt;HQ&gt; &amp; Co, 12 Main St" in html
+    assert text.rstrip().endswith(address)
