@@ -65,13 +65,19 @@ class CircuitBreaker:
         return state is BreakerState.OPEN
 
     async def failed(self, error: str) -> None:
+        count = (
+            update(CircuitBreakerRow)
+            .where(CircuitBreakerRow.name == self.name)
+            .values(failures=CircuitBreakerRow.failures + 1, last_error=error[:2000])
+        )
         async with self._sessions() as session:
-            await pausing.ensure_rows(session)
-            await session.execute(
-                update(CircuitBreakerRow)
-                .where(CircuitBreakerRow.name == self.name)
-                .values(failures=CircuitBreakerRow.failures + 1, last_error=error[:2000])
-            )
+            # The UPDATE first: INSERT IGNORE of an existing row takes a shared lock, so two
+            # replicas counting at once that both ensured the rows first deadlocked (the chaos
+            # run's SES outage), and each count was rolled back. The rows are made only when
+            # a fresh database has none.
+            if affected(await session.execute(count)) == 0:
+                await pausing.ensure_rows(session)
+                await session.execute(count)
             opened = await session.execute(
                 update(CircuitBreakerRow)
                 .where(

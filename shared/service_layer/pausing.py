@@ -69,12 +69,14 @@ async def pipeline_state(session: AsyncSession) -> PipelineStateRow | None:
 
 async def pause(session: AsyncSession, reason: str, by: str) -> None:
     """Pause everything in the caller's transaction; see the module docstring."""
-    await ensure_rows(session)
-    await session.execute(
+    switch = (
         update(PipelineStateRow)
         .where(PipelineStateRow.id == 1)
         .values(state=PipelineState.PAUSED, reason=reason, changed_at=utcnow_naive(), changed_by=by)
     )
+    if affected(await session.execute(switch)) == 0:  # see CircuitBreaker.failed: no lock first
+        await ensure_rows(session)
+        await session.execute(switch)
     campaigns = await session.execute(
         update(Campaign)
         .where(Campaign.campaign_status.in_(IN_PROGRESS), Campaign.paused.is_(False))
