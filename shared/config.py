@@ -120,6 +120,9 @@ class Settings(BaseSettings):
         min_length=1,
         description="the sender's postal address, in every email's footer (CAN-SPAM)",
     )
+    unsubscribe_mailto: str | None = Field(
+        None, description="an address for List-Unsubscribe's mailto, beside the https link"
+    )
     ses_configuration_set: str | None = Field(
         None, description="SES configuration set every email goes out with (the stack's `mail`)"
     )

@@ -78,7 +78,19 @@ async def deliver_one(
         config.public_base_url, config.unsubscribe_secret, row.recipient_id, email.campaign_id
     )
     html, text = personalise(email.html, email.text, link, config.postal_address)
-    outgoing = OutgoingEmail(row.email, email.subject, html, text, reply_to=agent_email)
+    outgoing = OutgoingEmail(
+        row.email,
+        email.subject,
+        html,
+        text,
+        reply_to=agent_email,
+        unsubscribe_url=link,
+        tags={
+            "campaign": str(email.campaign_id),
+            "cycle": str(email.cycle),
+            "delivery": str(delivery_id),
+        },
+    )
     attempts = 0
     message_id: str | None = None
     error: str | None = None

@@ -81,4 +81,6 @@ async def _mailer(runtime: Runtime) -> Mailer:
         async_client(runtime.aws, "ses", runtime.settings, attempts=1)  # the sender retries
     )
     settings = runtime.settings
-    return SesMailer(ses, settings.sender_email, settings.ses_configuration_set)
+    return SesMailer(
+        ses, settings.sender_email, settings.ses_configuration_set, settings.unsubscribe_mailto
+    )

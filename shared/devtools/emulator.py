@@ -6,6 +6,8 @@ services talk to it exactly as they would to AWS or LocalStack.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import shutil
 import socket
@@ -93,24 +95,57 @@ def reset_sent_emails(endpoint: str) -> None:
 
 
 def moto_sent_emails(endpoint: str) -> list[dict[str, Any]]:
-    """Every email the emulator's SES accepted: dicts with id, source, destinations, subject,
-    body, in moto's shape (LocalStack's are read from /_aws/ses and put in the same shape)."""
+    """Every email the emulator's SES accepted, as dicts with id, source, destinations
+    ({"ToAddresses": [...]}), subject, body (the parts' text, joined) and headers.
+
+    moto keeps simple messages in that shape and raw ones as their MIME text; LocalStack keeps
+    its own shape at /_aws/ses. Raw messages are parsed, so tests read the real headers.
+    """
     if not is_moto(endpoint):
         with urllib.request.urlopen(f"{endpoint}/_aws/ses", timeout=10) as response:
             stored = json.load(response).get("messages", [])
-        return [
-            {
-                "id": m["Id"],
-                "source": m["Source"],
-                "destinations": m["Destination"],
-                "subject": m.get("Subject"),
-                "body": "\n".join(
-                    filter(None, (m["Body"].get("html_part"), m["Body"].get("text_part")))
-                ),
-            }
-            for m in stored
-        ]
+        return [_localstack_message(m) for m in stored]
     with urllib.request.urlopen(f"{endpoint}/moto-api/data.json", timeout=10) as response:
-        data = json.load(response)
-    messages: list[dict[str, Any]] = data.get("ses", {}).get("Message", [])
-    return messages
+        data = json.load(response).get("ses", {})
+    simple: list[dict[str, Any]] = data.get("Message", [])
+    raw = [
+        _parsed(m["id"], m.get("source"), m["raw_data"], m.get("destinations"))
+        for m in data.get("RawMessage", [])
+    ]
+    return [*simple, *raw]
+
+
+def _localstack_message(stored: dict[str, Any]) -> dict[str, Any]:
+    if "RawData" in stored:
+        return _parsed(stored["Id"], stored.get("Source"), stored["RawData"], None)
+    return {
+        "id": stored["Id"],
+        "source": stored["Source"],
+        "destinations": stored["Destination"],
+        "subject": stored.get("Subject"),
+        "body": "\n".join(
+            filter(None, (stored["Body"].get("html_part"), stored["Body"].get("text_part")))
+        ),
+        "headers": {},
+    }
+
+
+def _parsed(
+    message_id: str, source: str | None, raw: str, destinations: list[str] | None
+) -> dict[str, Any]:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    parts = [
+        part.get_content()
+        for part in message.walk()
+        if part.get_content_type() in ("text/plain", "text/html")
+    ]
+    to = sorted(set(destinations or [])) or [str(message["To"])]
+    return {
+        "id": message_id,
+        "source": source or str(message["From"]),
+        "destinations": {"ToAddresses": to},
+        "subject": str(message["Subject"]),
+        "body": "\n".join(parts),
+        "headers": {key: str(value) for key, value in message.items()},
+        "raw": raw,
+    }

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
+import re
 from datetime import datetime
 from typing import Any
 
+import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select, update
 
 from infra.provision import Report
+from services.control_api.app import create_app
 from services.email_creation.app import EMAIL_STEP
 from services.email_sender.app import handle_batch, handle_ready
 from services.email_sender.delivery import SendConfig
@@ -120,6 +125,50 @@ async def test_every_recipient_is_recorded_pending_then_sent_batch_by_batch(
     campaign = await load(runtime.sessions, event.campaign_id)
     assert campaign.campaign_status is S.DORMANT and campaign.send_status is SubStatus.DORMANT
     assert len(addresses(runtime)) == 5 == len(set(addresses(runtime)))
+
+
+async def test_each_email_carries_one_click_unsubscribe_headers_that_work(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    """The recorded MIME (what a mailbox provider sees) has List-Unsubscribe with the
+    recipient's own https link and List-Unsubscribe-Post; the provider's one-click POST to that
+    link unsubscribes exactly that recipient."""
+    event = await ready_to_send(runtime, recipients=2)
+    await sender.ready(event)
+    for batch in await queued_batches(runtime, topology):
+        await sender.batch(batch)
+    sent = moto_sent_emails(runtime.settings.aws_endpoint_url or "")
+    assert len(sent) == 2
+    secrets = {
+        "api_token": SecretStr("t" * 32),
+        "unsubscribe_secret": SecretStr(CONFIG.unsubscribe_secret),
+    }
+    settings = runtime.settings.model_copy(update=secrets)
+    app = create_app(settings)
+    app.state.runtime = dataclasses.replace(runtime, settings=settings)  # the API as deployed
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://n"
+    ) as api:
+        message = sent[0]
+        headers = message["headers"]
+        assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        (link,) = re.findall(r"<(https://[^>]+)>", headers["List-Unsubscribe"])
+        assert link.startswith(f"{CONFIG.public_base_url}/unsubscribe?token=")
+        assert link in message["body"]  # the same link as the footer's
+        assert "multipart/alternative" in message["raw"] and "text/html" in message["raw"]
+        one_click = await api.post(
+            link.removeprefix(CONFIG.public_base_url),
+            content="List-Unsubscribe=One-Click",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert one_click.status_code == 200
+    async with runtime.sessions() as session:
+        gone = list(
+            await session.scalars(
+                select(Recipient.email).where(Recipient.unsubscribed_at.is_not(None))
+            )
+        )
+    assert gone == message["destinations"]["ToAddresses"]
 
 
 async def test_controls_changed_mid_send_apply_to_the_next_batch(

@@ -1,8 +1,21 @@
-"""Sending one email through Amazon SES (v1 SendEmail: moto and LocalStack both speak it)."""
+"""Sending one email through Amazon SES, as a MIME message of our own.
+
+Bulk senders must carry `List-Unsubscribe` (an https URL, and a mailto where configured) and
+`List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): Gmail and Yahoo require them.
+SES's simple content cannot carry custom headers, so the message is built here (text and HTML
+alternatives) and sent as raw content, with the configuration set and tags (campaign, cycle,
+delivery) that let SES's feedback be matched to the delivery. SES v1 `SendRawEmail` is used
+rather than v2's raw `SendEmail`: the same message and the same IAM action (`ses:SendRawEmail`),
+and both emulators the project runs on (moto, and LocalStack, which has no SES v2) speak it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,6 +31,8 @@ PERMANENT_CODES = frozenset(
         "AccountSendingPaused",
     }
 )
+_TAG_VALUE = re.compile(r"[^A-Za-z0-9_\-.@]")
+"""SES refuses other characters in a message tag's value."""
 
 
 @dataclass(frozen=True)
@@ -27,6 +42,9 @@ class OutgoingEmail:
     html: str
     text: str
     reply_to: str | None = None
+    unsubscribe_url: str | None = None
+    """The recipient's one-click link: it goes in List-Unsubscribe."""
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class Mailer(Protocol):
@@ -35,30 +53,54 @@ class Mailer(Protocol):
         ...
 
 
+def mime(email: OutgoingEmail, sender: str, unsubscribe_mailto: str | None = None) -> bytes:
+    """The message as SES will send it: headers, then text and HTML alternatives."""
+    message = EmailMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = email.to
+    message["Subject"] = email.subject
+    if email.reply_to:
+        message["Reply-To"] = email.reply_to
+    targets = [f"<{email.unsubscribe_url}>"] if email.unsubscribe_url else []
+    if unsubscribe_mailto:
+        targets.append(f"<mailto:{unsubscribe_mailto}?subject=unsubscribe>")
+    if targets:
+        message["List-Unsubscribe"] = ", ".join(targets)
+    if email.unsubscribe_url:
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(email.text, subtype="plain", charset="utf-8")
+    message.add_alternative(email.html, subtype="html", charset="utf-8")
+    return message.as_bytes()
+
+
 class SesMailer:
-    def __init__(self, ses: Any, sender: str, configuration_set: str | None = None) -> None:
+    def __init__(
+        self,
+        ses: Any,
+        sender: str,
+        configuration_set: str | None = None,
+        unsubscribe_mailto: str | None = None,
+    ) -> None:
         self._ses = ses
         self._sender = sender
         self._configuration_set = configuration_set
+        self._unsubscribe_mailto = unsubscribe_mailto
 
     async def send(self, email: OutgoingEmail) -> str:
         request: dict[str, Any] = {
             "Source": self._sender,
-            "Destination": {"ToAddresses": [email.to]},
-            "Message": {
-                "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                "Body": {
-                    "Html": {"Data": email.html, "Charset": "UTF-8"},
-                    "Text": {"Data": email.text, "Charset": "UTF-8"},
-                },
-            },
+            "Destinations": [email.to],
+            "RawMessage": {"Data": mime(email, self._sender, self._unsubscribe_mailto)},
         }
-        if email.reply_to:
-            request["ReplyToAddresses"] = [email.reply_to]
+        if email.tags:
+            request["Tags"] = [
+                {"Name": name, "Value": _TAG_VALUE.sub("_", value)[:256]}
+                for name, value in email.tags.items()
+            ]
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
         try:
-            response = await self._ses.send_email(**request)
+            response = await self._ses.send_raw_email(**request)
         except ClientError as exc:
             error = exc.response.get("Error", {})
             code = str(error.get("Code", "Unknown"))
