@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from infra import compute, iam, parameters
-from infra.names import logical
+from infra.names import ECS_TASKS_MAY_ASSUME, logical
 from shared.adapters.topology import TOPOLOGY, QueueSpec, Topology, topic_may_send
 
 OLDEST_MESSAGE_ALARM_SECONDS = 900
@@ -138,16 +138,7 @@ def _role(service: str, topology: Topology) -> dict[str, Any]:
         "Type": "AWS::IAM::Role",
         "Properties": {
             "RoleName": _name(f"{service.replace('_', '-')}-role"),
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            "AssumeRolePolicyDocument": ECS_TASKS_MAY_ASSUME,
             "Policies": [
                 {
                     "PolicyName": f"dripr-{service.replace('_', '-')}",

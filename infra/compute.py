@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra import database, iam, network, scaling
-from infra.names import logical, sub
+from infra.names import ECS_TASKS_MAY_ASSUME, logical, sub
 from infra.network import API_PORT
 from shared.adapters.topology import TOPOLOGY, Topology
 
@@ -138,16 +138,7 @@ def _execution_role() -> dict[str, Any]:
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
-            "AssumeRolePolicyDocument": {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            },
+            "AssumeRolePolicyDocument": ECS_TASKS_MAY_ASSUME,
             "ManagedPolicyArns": [
                 sub(
                     "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"

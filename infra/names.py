@@ -15,3 +15,16 @@ def sub(text: str) -> dict[str, str]:
 
 def queue_name(queue: str) -> dict[str, Any]:
     return {"Fn::GetAtt": [f"{logical(queue)}Queue", "QueueName"]}
+
+
+ECS_TASKS_MAY_ASSUME: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+"""The trust policy of every role the tasks run with (task roles and the execution role)."""

@@ -27,18 +27,10 @@ from shared.adapters.db.engine import create_engine, session_factory
 from shared.adapters.db.models import Campaign, Delivery
 from shared.devtools.emulator import free_port, moto_server
 from shared.domain.statuses import CampaignStatus, DeliveryStatus
+from shared.entrypoints.runner import SERVICES
 from tests.factories import make_campaign
 from tests.support import scratch_mysql_database
 
-SERVICES = (
-    "scheduler",
-    "data_fetcher",
-    "intro",
-    "home_report",
-    "email_creation",
-    "email_sender",
-    "control_api",
-)
 TOKEN = "image-test-operator-token-0123456789"
 
 
