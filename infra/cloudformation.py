@@ -16,6 +16,7 @@ from typing import Any
 
 from infra import compute, iam, parameters
 from infra.names import ECS_TASKS_MAY_ASSUME, logical
+from infra.provision import SES_EVENT_TYPES
 from shared.adapters.topology import TOPOLOGY, QueueSpec, Topology, topic_may_send
 
 OLDEST_MESSAGE_ALARM_SECONDS = 900
@@ -37,6 +38,16 @@ def _name(suffix: str) -> dict[str, str]:
 
 def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
     queue, dlq = f"{logical(spec.name)}Queue", f"{logical(spec.name)}DeadLetterQueue"
+    topic = "FeedbackTopic" if spec.from_ses else "StatusChangeTopic"
+    subscription: dict[str, Any] = {
+        "TopicArn": _ref(topic),
+        "Protocol": "sqs",
+        "Endpoint": _arn(queue),
+        # SES's notifications arrive inside SNS's envelope; dripr's events are delivered raw
+        "RawMessageDelivery": not spec.from_ses,
+    }
+    if not spec.from_ses:
+        subscription["FilterPolicy"] = json.loads(spec.filter_policy())
     dimension = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq, "QueueName"]}}]
     age_dimension = [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
     return {
@@ -66,19 +77,10 @@ def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
             "Type": "AWS::SQS::QueuePolicy",
             "Properties": {
                 "Queues": [_ref(queue)],
-                "PolicyDocument": topic_may_send(_arn(queue), _ref("StatusChangeTopic")),
+                "PolicyDocument": topic_may_send(_arn(queue), _ref(topic)),
             },
         },
-        f"{queue}Subscription": {
-            "Type": "AWS::SNS::Subscription",
-            "Properties": {
-                "TopicArn": _ref("StatusChangeTopic"),
-                "Protocol": "sqs",
-                "Endpoint": _arn(queue),
-                "RawMessageDelivery": True,
-                "FilterPolicy": json.loads(spec.filter_policy()),
-            },
-        },
+        f"{queue}Subscription": {"Type": "AWS::SNS::Subscription", "Properties": subscription},
         f"{dlq}DepthAlarm": {
             "Type": "AWS::CloudWatch::Alarm",
             "Properties": {
@@ -122,6 +124,7 @@ def _resolve(resource: iam.Resource) -> Any:
     region = "arn:${AWS::Partition}:%s:${AWS::Region}"
     return {
         iam.TOPIC: _ref("StatusChangeTopic"),
+        iam.ANY: "*",
         iam.SES_IDENTITY: {
             "Fn::Sub": region % "ses" + ":${AWS::AccountId}:identity/${SenderDomain}"
         },
@@ -164,7 +167,7 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
         resources |= _queue_resources(spec)
     for service in iam.services(topology):
         resources[f"{logical(service)}Role"] = _role(service, topology)
-    resources |= _mail_resources()
+    resources |= _mail_resources(topology)
     resources |= compute.resources(topology)
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
@@ -193,6 +196,7 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
         "Resources": resources,
         "Outputs": {
             "StatusChangeTopicArn": {"Value": _ref("StatusChangeTopic")},
+            "FeedbackTopicArn": {"Value": _ref("FeedbackTopic")},
             "ApiUrl": {"Value": {"Fn::Sub": "https://${ApiLoadBalancer.DNSName}"}},
             "ClusterName": {"Value": _ref("Cluster")},
             "MigrateTaskDefinition": {"Value": _ref("MigrateTask")},
@@ -204,12 +208,51 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
     }
 
 
-def _mail_resources() -> dict[str, Any]:
-    """The sender identity (Easy DKIM) and the configuration set every email goes out with."""
+def _mail_resources(topology: Topology) -> dict[str, Any]:
+    """The sender identity (Easy DKIM), the configuration set every email goes out with, and
+    its event destination: SES publishes sends, deliveries, bounces, complaints and rejects to
+    the feedback topic, which only SES, for this account, may publish to."""
     return {
+        "FeedbackTopic": {
+            "Type": "AWS::SNS::Topic",
+            "Properties": {"TopicName": _name(topology.feedback_topic)},
+        },
+        "FeedbackTopicPolicy": {
+            "Type": "AWS::SNS::TopicPolicy",
+            "Properties": {
+                "Topics": [_ref("FeedbackTopic")],
+                "PolicyDocument": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "AllowSesFeedback",
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ses.amazonaws.com"},
+                            "Action": "sns:Publish",
+                            "Resource": _ref("FeedbackTopic"),
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": _ref("AWS::AccountId")}
+                            },
+                        }
+                    ],
+                },
+            },
+        },
         "MailConfigurationSet": {
             "Type": "AWS::SES::ConfigurationSet",
             "Properties": {"Name": _name("mail")},
+        },
+        "MailFeedbackDestination": {
+            "Type": "AWS::SES::ConfigurationSetEventDestination",
+            "Properties": {
+                "ConfigurationSetName": _ref("MailConfigurationSet"),
+                "EventDestination": {
+                    "Name": "feedback",
+                    "Enabled": True,
+                    "MatchingEventTypes": list(SES_EVENT_TYPES),
+                    "SnsDestination": {"TopicARN": _ref("FeedbackTopic")},
+                },
+            },
         },
         "SenderIdentity": {
             "Type": "AWS::SES::EmailIdentity",

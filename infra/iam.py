@@ -7,9 +7,10 @@ IAM-enforcing test builds each role from the very statements the template ships.
 
 What each service calls, and so may do:
 - a consumer: receive, delete and change visibility on its own queues (never on a DLQ), send
-  to its own DLQs, publish STATUS_CHANGEs; the sender also queues its SEND_BATCHes on its own
-  queue and sends through SES with the configured identity and configuration set; the intro
-  and home report invoke the configured Bedrock model;
+  to its own DLQs, publish STATUS_CHANGEs (all but the feedback service, which emits none); the
+  sender also queues its SEND_BATCHes on its own queue, sends through SES with the configured
+  identity and configuration set, and reads the account's sending quota; the intro and home
+  report invoke the configured Bedrock model;
 - the scheduler: publish, and re-send unpublished SEND_BATCH rows to the sender's queue (the
   outbox sweep);
 - the control API: read every queue's depth, peek at and redrive from the DLQs only, publish,
@@ -46,6 +47,8 @@ TOPIC = Named("topic")
 SES_IDENTITY = Named("ses-identity")
 SES_CONFIGURATION_SET = Named("ses-configuration-set")
 BEDROCK_MODEL = Named("bedrock-model")
+ANY = Named("any")
+"""For actions that take no resource (SES's GetSendQuota)."""
 
 Resource = Queue | Named
 
@@ -96,8 +99,9 @@ def statements(service: str, topology: Topology = TOPOLOGY) -> list[Statement]:
     granted = [
         Statement("ConsumeOwnQueues", CONSUME, tuple(Queue(s.name) for s in own)),
         Statement("DeadLetterOwnMessages", SEND, tuple(Queue(s.name, True) for s in own)),
-        PUBLISH,
     ]
+    if not all(s.from_ses for s in own):  # the feedback service emits no events
+        granted.append(PUBLISH)
     if any(s.name == SENDER_QUEUE for s in own):
         granted.append(SEND_BATCHES)
         granted.append(
@@ -107,6 +111,7 @@ def statements(service: str, topology: Topology = TOPOLOGY) -> list[Statement]:
                 (SES_IDENTITY, SES_CONFIGURATION_SET),
             )
         )
+        granted.append(Statement("ReadTheSendingQuota", ("ses:GetSendQuota",), (ANY,)))
     if service in ("intro", "home_report"):
         granted.append(
             Statement(

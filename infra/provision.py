@@ -23,6 +23,9 @@ from shared.config import Settings
 class Report:
     actions: list[tuple[str, str, str]] = field(default_factory=list)
     topic_arn: str = ""
+    feedback_topic_arn: str = ""
+    dkim_records: list[str] = field(default_factory=list)
+    """CNAME records to publish for the sender domain's Easy DKIM (on AWS)."""
     queue_urls: dict[str, str] = field(default_factory=dict)
     dlq_urls: dict[str, str] = field(default_factory=dict)
 
@@ -31,26 +34,41 @@ class Report:
 
     @property
     def changed(self) -> list[tuple[str, str, str]]:
-        return [a for a in self.actions if a[0] != "unchanged"]
+        return [a for a in self.actions if a[0] not in ("unchanged", "reapplied")]
 
     def lines(self) -> list[str]:
         return [f"{action:<10} {kind:<13} {name}" for action, kind, name in self.actions]
 
 
 class Provisioner:
-    def __init__(self, sns: Any, sqs: Any, names: Names, ses: Any = None, sender: str = "") -> None:
+    def __init__(
+        self,
+        sns: Any,
+        sqs: Any,
+        names: Names,
+        ses: Any = None,
+        sender: str = "",
+        sesv2: Any = None,
+    ) -> None:
         self.sns = sns
         self.sqs = sqs
         self.ses = ses
+        self.sesv2 = sesv2
         self.sender = sender
         self.names = names
 
     def apply(self, topology: Topology = TOPOLOGY) -> Report:
         report = Report()
+        report.topic_arn = self._topic(self.names.topic(topology), report)
+        report.feedback_topic_arn = self._topic(self.names.feedback_topic(topology), report)
         if self.ses is not None and self.sender:
             self._sender_identity(report)
-        report.topic_arn = self._topic(self.names.topic(topology), report)
-        subscriptions = self._subscriptions(report.topic_arn)
+            self._mail_feedback(report.feedback_topic_arn, report)
+        topics = {
+            topology.topic: report.topic_arn,
+            topology.feedback_topic: report.feedback_topic_arn,
+        }
+        subscriptions = {arn: self._subscriptions(arn) for arn in topics.values()}
         for spec in topology.queues:
             dlq_url, dlq_arn = self._queue(
                 self.names.dlq(spec),
@@ -60,21 +78,93 @@ class Provisioner:
             queue_url, queue_arn = self._queue(
                 self.names.queue(spec), _queue_attributes(spec, dlq_arn), report
             )
-            self._allow_topic(queue_url, queue_arn, report.topic_arn, spec, report)
-            self._subscription(report.topic_arn, queue_arn, spec, subscriptions, report)
+            topic_arn = topics[spec.feed]
+            self._allow_topic(queue_url, queue_arn, topic_arn, spec, report)
+            self._subscription(topic_arn, queue_arn, spec, subscriptions[topic_arn], report)
             report.queue_urls[spec.name] = queue_url
             report.dlq_urls[spec.name] = dlq_url
         return report
 
     def _sender_identity(self, report: Report) -> None:
-        """SES sends only from verified identities; on AWS verification also needs DNS records."""
+        """SES sends only from verified identities; on AWS verification needs the DKIM records
+        this prints. SES v2 where the endpoint speaks it (AWS, moto), else v1 (LocalStack)."""
         domain = self.sender.rsplit("@", 1)[-1]
+        if self.sesv2 is not None:
+            try:
+                tokens = self._v2_identity(domain, report)
+            except ClientError as exc:
+                if not _unsupported(exc):
+                    raise
+            else:
+                report.dkim_records = [
+                    f"{t}._domainkey.{domain} CNAME {t}.dkim.amazonses.com" for t in tokens
+                ]
+                return
         verified = self.ses.list_identities(IdentityType="Domain", MaxItems=1000)["Identities"]
         if domain in verified:
             report.note("unchanged", "ses-identity", domain)
             return
         self.ses.verify_domain_identity(Domain=domain)
         report.note("created", "ses-identity", domain)
+
+    def _v2_identity(self, domain: str, report: Report) -> list[str]:
+        try:
+            identity = self.sesv2.get_email_identity(EmailIdentity=domain)
+            report.note("unchanged", "ses-identity", domain)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NotFoundException":
+                raise
+            identity = self.sesv2.create_email_identity(EmailIdentity=domain)
+            report.note("created", "ses-identity", domain)
+        return list(identity.get("DkimAttributes", {}).get("Tokens") or [])
+
+    def _mail_feedback(self, feedback_topic_arn: str, report: Report) -> None:
+        """The configuration set every email goes out with, publishing SES's events for it to
+        the feedback topic; and the identity's own bounce and complaint notifications too
+        (for mail sent without the set). The feedback consumer reads both formats."""
+        name = self.names.configuration_set()
+        existing = self.ses.list_configuration_sets().get("ConfigurationSets", [])
+        if any(c["Name"] == name for c in existing):
+            report.note("unchanged", "ses-config-set", name)
+        else:
+            self.ses.create_configuration_set(ConfigurationSet={"Name": name})
+            report.note("created", "ses-config-set", name)
+        destination = {
+            "Name": "feedback",
+            "Enabled": True,
+            "MatchingEventTypes": list(SES_EVENT_TYPES),
+            "SNSDestination": {"TopicARN": feedback_topic_arn},
+        }
+        described = self.ses.describe_configuration_set(
+            ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"]
+        )
+        found = [d for d in described.get("EventDestinations", []) if d["Name"] == "feedback"]
+        label = f"{name} -> {feedback_topic_arn.rsplit(':', 1)[-1]}"
+        if not found:
+            self.ses.create_configuration_set_event_destination(
+                ConfigurationSetName=name, EventDestination=destination
+            )
+            report.note("created", "ses-event-dest", label)
+        elif _same_destination(found[0], destination):
+            report.note("unchanged", "ses-event-dest", label)
+        else:
+            self.ses.update_configuration_set_event_destination(
+                ConfigurationSetName=name, EventDestination=destination
+            )
+            report.note("updated", "ses-event-dest", label)
+        domain = self.sender.rsplit("@", 1)[-1]
+        current = self.ses.get_identity_notification_attributes(Identities=[domain])
+        attributes = current.get("NotificationAttributes", {}).get(domain, {})
+        kinds = ("Bounce", "Complaint")
+        stale = [k for k in kinds if attributes.get(f"{k}Topic") != feedback_topic_arn]
+        for kind in stale:
+            self.ses.set_identity_notification_topic(
+                Identity=domain, NotificationType=kind, SnsTopic=feedback_topic_arn
+            )
+        # moto does not report an identity's topics, so they are set on every run there
+        unreported = not any(f"{k}Topic" in attributes for k in kinds)
+        action = "unchanged" if not stale else "reapplied" if unreported else "updated"
+        report.note(action, "ses-notify", f"{domain} bounces, complaints -> feedback topic")
 
     def _topic(self, name: str, report: Report) -> str:
         existing = find_topic_arn(self.sns, name)
@@ -137,8 +227,12 @@ class Provisioner:
         existing: dict[str, str],
         report: Report,
     ) -> None:
-        wanted = {"RawMessageDelivery": "true", "FilterPolicy": spec.filter_policy()}
-        label = f"{self.names.topic()} -> {self.names.queue(spec)}"
+        wanted = (
+            {"RawMessageDelivery": "false"}  # SES's notifications inside SNS's envelope
+            if spec.from_ses
+            else {"RawMessageDelivery": "true", "FilterPolicy": spec.filter_policy()}
+        )
+        label = f"{topic_arn.rsplit(':', 1)[-1]} -> {self.names.queue(spec)}"
         arn = existing.get(queue_arn)
         if arn is None:
             self.sns.subscribe(
@@ -165,6 +259,28 @@ def _queue_attributes(spec: QueueSpec, dlq_arn: str) -> dict[str, str]:
             sort_keys=True,
         ),
     }
+
+
+SES_EVENT_TYPES = ("send", "reject", "bounce", "complaint", "delivery")
+"""The configuration set's events the feedback consumer acts on."""
+
+
+def _same_destination(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    return bool(
+        current.get("Enabled", False)
+        and sorted(current.get("MatchingEventTypes", [])) == sorted(wanted["MatchingEventTypes"])
+        and current.get("SNSDestination", {}).get("TopicARN")
+        == wanted["SNSDestination"]["TopicARN"]
+    )
+
+
+def _unsupported(exc: ClientError) -> bool:
+    """An emulator without the API (LocalStack has no SES v2)."""
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return code in ("InternalFailure", "NotImplemented", "UnknownOperationException") or (
+        status in (404, 501) and code != "NotFoundException"
+    )
 
 
 def _same(current: str | None, wanted: str) -> bool:
@@ -204,6 +320,7 @@ def provision(settings: Settings, topology: Topology = TOPOLOGY) -> Report:
         Names(settings.env),
         ses=sync_client("ses", settings),
         sender=settings.sender_email,
+        sesv2=sync_client("sesv2", settings),
     )
     return provisioner.apply(topology)
 
@@ -216,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
     report = provision(settings)
     for line in report.lines():
         print(line)
+    for record in report.dkim_records:
+        print(f"dkim       publish in DNS: {record}")
     print(f"{len(report.changed)} change(s); topic {report.topic_arn}")
     return 0
 

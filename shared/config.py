@@ -124,7 +124,9 @@ class Settings(BaseSettings):
         None, description="an address for List-Unsubscribe's mailto, beside the https link"
     )
     ses_configuration_set: str | None = Field(
-        None, description="SES configuration set every email goes out with (the stack's `mail`)"
+        None,
+        description="SES configuration set every email goes out with; default: the one "
+        "provisioning creates (`<env>-dripr`), whose events feed the feedback service",
     )
     send_batch_size: int = Field(50, ge=1, le=1000, description="default for new sends")
     send_delay_ms: int = Field(100, ge=0, le=60_000, description="between two emails of a batch")
@@ -134,6 +136,30 @@ class Settings(BaseSettings):
     send_claim_timeout_seconds: float = Field(
         300.0, gt=0, description="a SENDING claim older than this was left by a dead sender"
     )
+    send_claim_resend: bool = Field(
+        True,
+        description="resend a claim SES sent no Send event for within the claim timeout "
+        "(the configuration set's Send events must flow); false: mark it FAILED",
+    )
+    send_rate_cap: float | None = Field(
+        None, gt=0, le=10_000, description="emails/s for the whole account, every sender together"
+    )
+    send_rate_from_quota: bool = Field(
+        True,
+        description="also keep under SES's MaxSendRate, read at start and refreshed "
+        "(not on an emulator: moto reports 1/s)",
+    )
+    send_quota_refresh_seconds: float = Field(300.0, gt=0)
+    feedback_transient_bounce_limit: int = Field(
+        3, ge=1, le=100, description="soft bounces in a row that suppress an address"
+    )
+    guard_bounce_rate: float = Field(
+        0.05, gt=0, le=1, description="a send's hard-bounce rate that pauses it (SES reviews at 5%)"
+    )
+    guard_complaint_rate: float = Field(
+        0.001, gt=0, le=1, description="a send's complaint rate that pauses it (SES: 0.1%)"
+    )
+    guard_min_sent: int = Field(100, ge=1, description="emails sent before the guard judges")
     public_base_url: str = "http://localhost:8000"
     unsubscribe_secret: SecretStr = Field(
         SecretStr(DEV_UNSUBSCRIBE_SECRET),

@@ -18,14 +18,15 @@ import structlog
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.email_sender.delivery import SendConfig, deliver_one, fail_abandoned_claims
+from services.email_sender.delivery import SendConfig, deliver_one, resolve_abandoned_claims
 from shared.adapters.db.models import Campaign, Delivery, Email, Send
+from shared.adapters.db.rate_limiter import SharedRateLimiter
 from shared.adapters.db.rows import affected
 from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.providers.mailer import Mailer
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
-from shared.bootstrap.providers import open_mailer
+from shared.bootstrap.providers import open_mailer, open_rate_limiter
 from shared.consumer.consumer import run_consumers
 from shared.consumer.handling import Handler
 from shared.consumer.outcomes import Reject, Retry
@@ -86,6 +87,7 @@ async def handle_batch(
     mailer: Mailer,
     config: SendConfig,
     breaker: CircuitBreaker | None = None,
+    limiter: SharedRateLimiter | None = None,
 ) -> None:
     async with sessions() as session:
         send = await session.get(Send, event.send_id)
@@ -101,7 +103,9 @@ async def handle_batch(
         if not await _claim(session, event):
             log.info("send.stale_batch", batch=event.batch, expected=send.next_batch)
             return  # a duplicate of a batch another message has claimed
-        await fail_abandoned_claims(session, send.id, config.claim_timeout)
+        await resolve_abandoned_claims(
+            session, send.id, config.claim_timeout, config.resend_unconfirmed
+        )
         await session.commit()
         email = await session.scalar(
             select(Email).where(Email.campaign_id == send.campaign_id, Email.cycle == send.cycle)
@@ -129,7 +133,10 @@ async def handle_batch(
         if index and delay:
             await asyncio.sleep(delay)
         down = breaker.is_open if breaker is not None else None
-        if await deliver_one(sessions, mailer, email, agent_email, delivery_id, config, down):
+        sent = await deliver_one(
+            sessions, mailer, email, agent_email, delivery_id, config, down, limiter
+        )
+        if sent:
             delivered += 1
     await _close_batch(uow, event, delivered)
 
@@ -207,6 +214,7 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         max_attempts=settings.send_max_attempts,
         retry_base_seconds=settings.send_retry_base_seconds,
         postal_address=settings.postal_address,
+        resend_unconfirmed=settings.send_claim_resend,
     )
     controls = sends.Controls(
         batch_size=settings.send_batch_size,
@@ -214,6 +222,7 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         cooldown_seconds=settings.send_cooldown_seconds,
     )
     mailer = await open_mailer(runtime)
+    limiter = await open_rate_limiter(runtime)
     handlers: dict[type[Event], Handler[SqlUnitOfWork]] = {
         StatusChange: partial(handle_ready, controls=controls),
         SendBatch: partial(
@@ -224,6 +233,7 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
             breaker=CircuitBreaker(
                 Dependency.SES, runtime.sessions
             ),  # asks only whether it is open
+            limiter=limiter,
         ),
     }
     consumer = await runtime.consumer(

@@ -1,30 +1,40 @@
 """Delivering one recipient's copy, at most once.
 
-The delivery is claimed (PENDING → SENDING, a compare-and-set), the recipient's subscription is
-checked at that moment, the email goes through SES, and the result is recorded (SENT with the
-provider's message id, or FAILED with the error). A claim left by a sender that died between
-claim and record is never sent again, because the email may have gone: it becomes FAILED.
+The delivery is claimed (PENDING → SENDING, a compare-and-set), the recipient's subscription and
+the address's suppression are checked at that moment, the email waits for its slot of the
+account's sending rate, goes through SES, and the result is recorded (SENT with the provider's
+message id, or FAILED with the error).
+
+A claim left by a sender that died between claim and record is settled by SES's own record: the
+configuration set's Send event (tagged with the delivery id) makes it SENT through the feedback
+consumer. A claim with no Send event after the claim timeout was never accepted by SES, so it
+is sent again (`resend_unconfirmed`); without Send events flowing it becomes FAILED instead,
+never resent, because the email may have gone.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from shared.adapters.db.models import Delivery, Email, Recipient
+from shared.adapters.db.models import Delivery, Email, Recipient, Suppression
+from shared.adapters.db.rate_limiter import SharedRateLimiter
 from shared.adapters.db.rows import affected
 from shared.adapters.providers.mailer import Mailer, OutgoingEmail
 from shared.consumer.outcomes import Retry
 from shared.domain.clock import utcnow_naive
-from shared.domain.errors import PermanentError, TransientError
+from shared.domain.errors import PermanentError, Throttled, TransientError
 from shared.domain.newsletter import personalise
+from shared.domain.sends import ABANDONED_CLAIM
 from shared.domain.statuses import DeliveryStatus as D
+from shared.domain.suppressions import skip_reason
 from shared.domain.unsubscribe import unsubscribe_url
 
 log = structlog.get_logger(__name__)
@@ -38,6 +48,11 @@ class SendConfig:
     max_attempts: int = 3
     retry_base_seconds: float = 0.5
     postal_address: str = ""
+    resend_unconfirmed: bool = True
+    """Resend a claim whose Send event has not come within `claim_timeout` (needs the
+    configuration set's Send events); False: fail it."""
+    max_throttles: int = 20
+    """Throttled replies for one email before it is handed back to wait for a later batch."""
 
 
 async def deliver_one(
@@ -48,6 +63,7 @@ async def deliver_one(
     delivery_id: int,
     config: SendConfig,
     dependency_down: Callable[[], Awaitable[bool]] | None = None,
+    limiter: SharedRateLimiter | None = None,
 ) -> D | None:
     """Claim, send and record one delivery. None if it was not PENDING (someone has it).
 
@@ -64,13 +80,29 @@ async def deliver_one(
             return None
         row = (
             await session.execute(
-                select(Delivery.email, Delivery.recipient_id, Recipient.unsubscribed_at)
+                select(
+                    Delivery.email,
+                    Delivery.recipient_id,
+                    Recipient.unsubscribed_at,
+                    Suppression.reason.label("suppressed"),
+                )
                 .join(Recipient, Recipient.id == Delivery.recipient_id)
+                .outerjoin(
+                    Suppression,
+                    and_(
+                        Suppression.email == func.lower(func.trim(Delivery.email)),
+                        Suppression.lifted_at.is_(None),
+                    ),
+                )
                 .where(Delivery.id == delivery_id)
             )
         ).one()
         if row.unsubscribed_at is not None:  # unsubscribed after the send began
             await _record(session, delivery_id, D.SKIPPED, attempts=0, error="unsubscribed")
+            return D.SKIPPED
+        if row.suppressed is not None:  # bounced or complained after the send began
+            why = skip_reason(row.suppressed)
+            await _record(session, delivery_id, D.SKIPPED, attempts=0, error=why)
             return D.SKIPPED
         await session.commit()
 
@@ -104,7 +136,7 @@ async def deliver_one(
         ):
             with attempt:
                 attempts += 1
-                message_id = await mailer.send(outgoing)
+                message_id = await _send_within_rate(mailer, outgoing, limiter, config)
     except PermanentError as exc:
         status, error = D.FAILED, str(exc)
     except TransientError as exc:
@@ -120,6 +152,25 @@ async def deliver_one(
             session, delivery_id, status, attempts=attempts, message_id=message_id, error=error
         )
     return status
+
+
+async def _send_within_rate(
+    mailer: Mailer, outgoing: OutgoingEmail, limiter: SharedRateLimiter | None, config: SendConfig
+) -> str:
+    """Send in the account's next free slot; when SES throttles anyway, everyone slows down and
+    this email tries again, which costs none of its attempts."""
+    for _ in range(config.max_throttles):
+        if limiter is not None:
+            await limiter.acquire()
+        try:
+            return await mailer.send(outgoing)
+        except Throttled as exc:
+            log.warning("send.throttled", error=str(exc))
+            if limiter is not None:
+                await limiter.slow_down()
+            else:
+                await asyncio.sleep(1.0)
+    raise Retry("SES kept throttling: the batch waits", delay=5)
 
 
 async def _release(
@@ -157,7 +208,16 @@ async def _record(
     await session.commit()
 
 
-async def fail_abandoned_claims(session: AsyncSession, send_id: int, after: timedelta) -> int:
+async def resolve_abandoned_claims(
+    session: AsyncSession, send_id: int, after: timedelta, resend: bool
+) -> int:
+    """Claims older than `after` whose Send event never came: SES has no record of accepting
+    them, so they go back to PENDING to be sent (or, without Send events, FAILED)."""
+    values = (
+        {"status": D.PENDING, "error": "claim expired with no Send event from SES: resent"}
+        if resend
+        else {"status": D.FAILED, "error": ABANDONED_CLAIM}
+    )
     result = await session.execute(
         update(Delivery)
         .where(
@@ -165,9 +225,9 @@ async def fail_abandoned_claims(session: AsyncSession, send_id: int, after: time
             Delivery.status == D.SENDING,
             Delivery.updated_at < utcnow_naive() - after,
         )
-        .values(status=D.FAILED, error="sender stopped mid-send; not resent, it may have gone")
+        .values(**values)
     )
     count = affected(result)
     if count:
-        log.warning("send.abandoned_claims", count=count)
+        log.warning("send.abandoned_claims", count=count, resent=resend)
     return count

@@ -1,7 +1,10 @@
-"""dripr's messaging topology as data: one topic, one queue and dead-letter queue per consumer.
+"""dripr's messaging topology as data: two topics, one queue and dead-letter queue per consumer.
 
-Every consumer's queue is subscribed to the STATUS_CHANGE topic with raw delivery and a filter
-policy on `to_status`, so a service only ever sees the transitions it acts on. Visibility timeouts
+Every pipeline consumer's queue is subscribed to the STATUS_CHANGE topic with raw delivery and a
+filter policy on `to_status`, so a service only ever sees the transitions it acts on. The
+feedback consumer's queue is subscribed to the SES feedback topic instead, which SES itself
+publishes to (the configuration set's event destination, the identity's notifications): SNS's
+envelope is kept there, as SES's notifications arrive inside it. Visibility timeouts
 are sized to the work: the timeout is the lock on a message, and a heartbeat extends it for
 handlers that run long.
 """
@@ -19,6 +22,7 @@ from shared.domain.statuses import CampaignStatus
 
 S = CampaignStatus
 D = Dependency
+FEEDBACK_QUEUE = "feedback"
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,14 @@ class QueueSpec:
     depends_on: tuple[Dependency, ...] = ()
     """The breakers the consumer's work goes through: an open one holds the consumer."""
     max_receive_count: int = 5
+    feed: str = "status-change"
+    """The topic the queue is subscribed to: the STATUS_CHANGE topic or SES's feedback topic."""
     retention_seconds: int = 4 * 24 * 3600
     dlq_retention_seconds: int = 14 * 24 * 3600
+
+    @property
+    def from_ses(self) -> bool:
+        return self.feed == FEEDBACK_TOPIC
 
     def filter_policy(self) -> str:
         return json.dumps(
@@ -43,10 +53,14 @@ class QueueSpec:
         )
 
 
+FEEDBACK_TOPIC = "ses-feedback"
+
+
 @dataclass(frozen=True)
 class Topology:
     topic: str
     queues: tuple[QueueSpec, ...]
+    feedback_topic: str = FEEDBACK_TOPIC
 
     def queue(self, name: str) -> QueueSpec:
         for spec in self.queues:
@@ -73,6 +87,8 @@ TOPOLOGY = Topology(
         QueueSpec("home-report", "home_report", (S.WAITING_FOR_HOME_ANALYSIS,), 180, (D.BEDROCK,)),
         QueueSpec("email-creation", "email_creation", (S.READY_TO_CREATE_EMAIL,), 120),
         QueueSpec(SENDER_QUEUE, "email_sender", (S.READY_TO_SEND_EMAIL,), 300, (D.SES,)),
+        # SES's notifications about the mail sent: settle claims, suppress, guard the send.
+        QueueSpec(FEEDBACK_QUEUE, "feedback", (), 60, feed=FEEDBACK_TOPIC),
     ),
 )
 """Queue name → its spec; the names are the logical ones, `Names` adds the environment prefix."""
@@ -86,6 +102,13 @@ class Names:
 
     def topic(self, topology: Topology = TOPOLOGY) -> str:
         return f"{self.env}-dripr-{topology.topic}"
+
+    def feedback_topic(self, topology: Topology = TOPOLOGY) -> str:
+        return f"{self.env}-dripr-{topology.feedback_topic}"
+
+    def configuration_set(self) -> str:
+        """The SES configuration set every email goes out with; its events feed the topic."""
+        return f"{self.env}-dripr-mail"
 
     def queue(self, spec: QueueSpec) -> str:
         return f"{self.env}-dripr-{spec.name}"

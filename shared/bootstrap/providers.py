@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import structlog
+
 from shared.adapters.aws import async_client
+from shared.adapters.db.rate_limiter import SharedRateLimiter
 from shared.adapters.providers.data import DataProvider, SampleDataProvider
 from shared.adapters.providers.llm import TemplateWriter, Writer
-from shared.adapters.providers.mailer import Mailer, SesMailer
+from shared.adapters.providers.mailer import Mailer, SesMailer, max_send_rate
 from shared.bootstrap.runtime import Runtime
 from shared.domain.dependencies import Dependency
 from shared.service_layer.breakers import CircuitBreaker, Guarded
+
+log = structlog.get_logger(__name__)
 
 
 def guard(runtime: Runtime, adapter: Any, breaker: Dependency) -> Any:
@@ -82,5 +88,41 @@ async def _mailer(runtime: Runtime) -> Mailer:
     )
     settings = runtime.settings
     return SesMailer(
-        ses, settings.sender_email, settings.ses_configuration_set, settings.unsubscribe_mailto
+        ses,
+        settings.sender_email,
+        settings.ses_configuration_set or runtime.names.configuration_set(),
+        settings.unsubscribe_mailto,
     )
+
+
+async def open_rate_limiter(runtime: Runtime) -> SharedRateLimiter:
+    """The account's sending rate, shared by every sender: the configured cap, and SES's own
+    MaxSendRate (read now and every `send_quota_refresh_seconds`) where that is lower.
+
+    Not read on an emulator, whose quota is made up (moto: 1 email/s); the cap alone applies.
+    """
+    settings = runtime.settings
+    limiter = SharedRateLimiter(runtime.sessions, settings.send_rate_cap)
+    if not settings.send_rate_from_quota or settings.on_emulator:
+        return limiter
+    ses = await runtime.stack.enter_async_context(async_client(runtime.aws, "ses", settings))
+
+    async def refresh() -> None:
+        try:
+            quota = await max_send_rate(ses)
+        except Exception as exc:  # keep the last rate: a quota read is no reason to stop
+            log.warning("send_rate.quota_unread", error=str(exc))
+            return
+        cap = settings.send_rate_cap
+        limiter.per_second = min(quota, cap) if cap else quota
+        log.info("send_rate.set", per_second=limiter.per_second, quota=quota, cap=cap)
+
+    async def keep_fresh() -> None:
+        while True:
+            await asyncio.sleep(settings.send_quota_refresh_seconds)
+            await refresh()
+
+    await refresh()
+    task = asyncio.create_task(keep_fresh())
+    runtime.stack.callback(task.cancel)
+    return limiter

@@ -1,8 +1,10 @@
 """Turning an SQS message body back into an event: the one way in.
 
 A body is either the raw event JSON (raw-delivery subscriptions, or a message sent straight to a
-queue) or an SNS notification envelope around it. Anything else is rejected with a
-`MalformedMessage` whose text says why; the consumer runtime dead-letters it with that reason.
+queue) or an SNS notification envelope around it. Inside, a dripr event carries `event_type`;
+an SES notification (the feedback topic's) is read into an `SesFeedback`. Anything else is
+rejected with a `MalformedMessage` whose text says why; the consumer runtime dead-letters it with
+that reason.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 from typing import Any
 
 from shared.domain.events import Event, MalformedMessage, parse_event
+from shared.domain.feedback import is_ses_notification, parse_ses_notification
 
 
 def parse_body(body: str) -> Event:
@@ -18,11 +21,16 @@ def parse_body(body: str) -> Event:
     document = _load_json(body, "message body")
     if isinstance(document, dict) and document.get("Type") == "Notification":
         message = document.get("Message")
-        if not isinstance(message, str):
+        if isinstance(message, dict):  # moto publishes its canned SES notifications so
+            document = message
+        elif isinstance(message, str):
+            document = _load_json(message, "SNS Message")
+        else:
             raise MalformedMessage("SNS envelope has no string 'Message'")
-        document = _load_json(message, "SNS Message")
     if not isinstance(document, dict):
         raise MalformedMessage(f"expected a JSON object, got {type(document).__name__}")
+    if "event_type" not in document and is_ses_notification(document):
+        return parse_ses_notification(document)
     if "event_type" not in document:
         raise MalformedMessage("not a dripr event: no 'event_type'")
     return parse_event(document)

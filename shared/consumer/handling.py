@@ -1,6 +1,7 @@
 """One message, start to end: parse, dispatch to its handler, and carry out the outcome.
 
 - malformed, foreign or unhandled messages, and `Reject`: dead-lettered with the reason;
+- an SES event type dripr does not act on (opens, clicks): deleted;
 - `Retry(delay)`: visible again after the delay;
 - any other exception: visible again after an exponential backoff, until the queue's
   maxReceiveCount, when it is dead-lettered with the last error as its reason;
@@ -25,6 +26,7 @@ from shared.consumer.envelope import parse_body
 from shared.consumer.outcomes import Reject, Retry
 from shared.consumer.visibility import Visibility
 from shared.domain.events import Event, MalformedMessage
+from shared.domain.feedback import IgnoredNotification
 from shared.service_layer.unit_of_work import AlreadyProcessed, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -36,7 +38,7 @@ Handler = Callable[[Any, U], Awaitable[None]]
 GiveUp = Callable[[Any, U, str], Awaitable[None]]
 UnitOfWorkFactory = Callable[[str, UUID], U]
 
-_CONTEXT = ("campaign_id", "cycle", "send_id")
+_CONTEXT = ("campaign_id", "cycle", "send_id", "delivery_id", "ses_message_id")
 """Event fields bound to every log line of the message's handling."""
 
 
@@ -78,6 +80,10 @@ class MessageHandling(Generic[U]):
             event = parse_body(message.get("Body", ""))
         except MalformedMessage as exc:
             await self._dead_letters.send(message, str(exc))
+            return
+        except IgnoredNotification as exc:
+            log.info("message.ignored", notification=str(exc))
+            self._deleter.delete(message["ReceiptHandle"])
             return
         handler = self._handlers.get(type(event))
         if handler is None:

@@ -43,5 +43,10 @@ class TransientError(DependencyError):
     pass
 
 
+class Throttled(TransientError):
+    """The dependency asks us to slow down (SES's maximum sending rate): backpressure, not an
+    outage, so no breaker counts it."""
+
+
 class PermanentError(DependencyError):
     pass

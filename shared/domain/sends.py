@@ -49,3 +49,41 @@ class SendNotFound(NotFound):
 
 class SendStateError(Refused):
     """The send is not in a state that allows this (resume a cancelled send, say)."""
+
+
+ABANDONED_CLAIM = "sender stopped mid-send; not resent, it may have gone"
+"""A delivery's error when its claim was given up on without SES's word either way."""
+
+
+@dataclass(frozen=True)
+class Guard:
+    """When a send's feedback says to stop: rates near SES's review levels, over enough mail.
+
+    SES reviews an account at a 5% bounce rate or a 0.1% complaint rate (and may pause its
+    sending at 10% and 0.5%); the guard pauses one send before the account gets there.
+    """
+
+    bounce_rate: float = 0.05
+    complaint_rate: float = 0.001
+    min_sent: int = 100
+    """Below this many sent, a rate says too little to act on."""
+
+    def tripped(self, sent: int, bounced: int, complained: int) -> str | None:
+        """The reason to pause, or None."""
+        if sent < self.min_sent or sent <= 0:
+            return None
+        if complained / sent >= self.complaint_rate:
+            return (
+                f"complaint rate {complained / sent:.2%} ({complained} of {sent}) reached "
+                f"the guard's {self.complaint_rate:.2%}"
+            )
+        if bounced / sent >= self.bounce_rate:
+            return (
+                f"bounce rate {bounced / sent:.2%} ({bounced} of {sent}) reached "
+                f"the guard's {self.bounce_rate:.2%}"
+            )
+        return None
+
+
+def rate(count: int, sent: int) -> float | None:
+    return count / sent if sent else None

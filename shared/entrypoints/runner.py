@@ -24,6 +24,7 @@ SERVICES: dict[str, str] = {
         "home_report",
         "email_creation",
         "email_sender",
+        "feedback",
         "control_api",
     )
 }

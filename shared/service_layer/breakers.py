@@ -1,7 +1,8 @@
 """Circuit breakers on the three third-party dependencies, with their state in the database.
 
-Only `TransientError`s count: the dependency being unwell (timeouts, 5xx, throttling). A
-`PermanentError` is bad input and never opens a breaker. At `threshold` consecutive failures the
+Only `TransientError`s count: the dependency being unwell (timeouts, 5xx). A `PermanentError`
+is bad input and never opens a breaker, and `Throttled` (slow down) is backpressure: it neither
+counts nor clears the count. At `threshold` consecutive failures the
 breaker opens, and in the same transaction the pipeline is paused (pausing.py). An open
 breaker stays open until an operator resets it; resetting resumes nothing.
 """
@@ -21,7 +22,7 @@ from shared.adapters.db.rows import affected
 from shared.consumer.outcomes import Retry
 from shared.domain.clock import utcnow_naive
 from shared.domain.dependencies import BREAKERS
-from shared.domain.errors import NotFound, TransientError
+from shared.domain.errors import NotFound, Throttled, TransientError
 from shared.domain.statuses import BreakerState
 from shared.service_layer import pausing
 
@@ -50,6 +51,8 @@ class CircuitBreaker:
             raise Retry(f"circuit breaker {self.name} is open", delay=60)
         try:
             result = await fn(*args, **kwargs)
+        except Throttled:
+            raise
         except TransientError as exc:
             if not any(text in str(exc).lower() for text in self._ignore):
                 await self.failed(str(exc))

@@ -12,13 +12,14 @@ send row locked), so they take the SQL unit of work and use its session.
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, func, insert, literal, select
+from sqlalchemy import Integer, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.adapters.db.models import Delivery, Recipient, Send
+from shared.adapters.db.models import Delivery, Recipient, Send, Suppression
 from shared.adapters.db.uow import SqlUnitOfWork
 from shared.domain.clock import utcnow_naive
 from shared.domain.events import SendBatch
+from shared.domain.feedback import SuppressionReason
 from shared.domain.sends import (
     SENDER_QUEUE,
     ControlChanges,
@@ -28,6 +29,7 @@ from shared.domain.sends import (
     SendStateError,
 )
 from shared.domain.statuses import DeliveryStatus, SendStatus
+from shared.domain.suppressions import skip_reason
 from shared.service_layer import audit
 from shared.service_layer.steps import record_step
 from shared.views.sends import SendProgress, progress_of
@@ -36,7 +38,8 @@ __all__ = ["SENDER_QUEUE", "ControlChanges", "Controls", "Counts", "SendNotFound
 
 
 async def start(uow: SqlUnitOfWork, campaign_id: int, cycle: int, controls: Controls) -> Send:
-    """Create the cycle's send with every subscribed recipient PENDING, and queue batch 0.
+    """Create the cycle's send with every subscribed recipient PENDING (SKIPPED if the address
+    is suppressed), and queue batch 0.
 
     Runs in the caller's transaction; on a second call for the same cycle it returns the send
     that exists and queues nothing.
@@ -62,10 +65,30 @@ async def start(uow: SqlUnitOfWork, campaign_id: int, cycle: int, controls: Cont
             ["campaign_id", "cycle", "recipient_id", "send_id", "email"], subscribed
         )
     )
-    total = int(await session.scalar(select(func.count()).where(Delivery.send_id == send.id)) or 0)
-    send.total = send.pending_count = total
+    await skip_suppressed(session, send.id)
+    send.total = int(
+        await session.scalar(select(func.count()).where(Delivery.send_id == send.id)) or 0
+    )
+    write_counts(send, await counts(session, send.id))
     queue_batch(uow, send, 0)
     return send
+
+
+async def skip_suppressed(session: AsyncSession, send_id: int) -> None:
+    """Deliveries to suppressed addresses are SKIPPED with the reason, not left to be sent."""
+    for reason in SuppressionReason:
+        suppressed = select(Suppression.email).where(
+            Suppression.reason == reason, Suppression.lifted_at.is_(None)
+        )
+        await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.send_id == send_id,
+                Delivery.status == DeliveryStatus.PENDING,
+                func.lower(func.trim(Delivery.email)).in_(suppressed),
+            )
+            .values(status=DeliveryStatus.SKIPPED, error=skip_reason(reason))
+        )
 
 
 def restart_chain(uow: SqlUnitOfWork, send: Send) -> SendBatch:
@@ -147,10 +170,16 @@ async def pause(uow: SqlUnitOfWork, send_id: int, actor: str = "operator") -> Se
         send = await _locked(uow.session, send_id)
         if send.status is not SendStatus.RUNNING:
             raise SendStateError(f"send {send_id} is {send.status.value}: only RUNNING can pause")
-        send.status, send.status_reason = SendStatus.PAUSED, f"paused by {actor}"
-        _audit(uow, send, actor, "pause_send")
+        await pause_locked(uow, send, actor, f"paused by {actor}")
         await uow.commit()
         return progress_of(send)
+
+
+async def pause_locked(uow: SqlUnitOfWork, send: Send, actor: str, reason: str) -> None:
+    """Pause a RUNNING send whose row the caller holds locked; the running batch stops at its
+    next recipient and the chain waits for a resume."""
+    send.status, send.status_reason = SendStatus.PAUSED, reason
+    _audit(uow, send, actor, "pause_send")
 
 
 async def resume(uow: SqlUnitOfWork, send_id: int, actor: str = "operator") -> SendProgress:

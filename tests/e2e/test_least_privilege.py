@@ -94,7 +94,9 @@ def real_arn(names: Names, topic_arn: str, settings: Settings) -> Any:
         return {
             iam.TOPIC: topic_arn,
             iam.SES_IDENTITY: f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/{SENDER_DOMAIN}",
-            iam.SES_CONFIGURATION_SET: f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/mail",
+            iam.SES_CONFIGURATION_SET: f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/"
+            f"{names.configuration_set()}",
+            iam.ANY: "*",
             iam.BEDROCK_MODEL: f"arn:aws:bedrock:{REGION}::foundation-model/"
             f"{settings.bedrock_model_id}",
         }[resource]

@@ -58,9 +58,10 @@ async def queued_batches(runtime: Runtime, topology: Report) -> list[SendBatch]:
 class Sender:
     """Drives one send batch by batch, with a real SES client on the emulator."""
 
-    def __init__(self, runtime: Runtime, mailer: Any) -> None:
+    def __init__(self, runtime: Runtime, mailer: Any, config: SendConfig = CONFIG) -> None:
         self.runtime = runtime
         self.mailer = mailer
+        self.config = config
 
     async def ready(self, event: StatusChange, controls: sends.Controls = FAST) -> Send:
         uow = self.runtime.unit_of_work("email-sender", event.event_id)
@@ -76,7 +77,7 @@ class Sender:
             self.runtime.unit_of_work("email-sender", batch.event_id),
             sessions=self.runtime.sessions,
             mailer=self.mailer,
-            config=CONFIG,
+            config=self.config,
         )
 
     async def progress(self, send_id: int) -> send_views.SendProgress:
@@ -367,12 +368,9 @@ async def test_recipients_are_listed_page_by_page(
     assert sent.total == 2 and all(row.sent_at for row in sent.items)
 
 
-async def test_a_claim_left_by_a_dead_sender_is_failed_not_resent(
-    runtime: Runtime, topology: Report, sender: Sender
-) -> None:
-    event = await ready_to_send(runtime, recipients=2)
-    send = await sender.ready(event)
-    async with runtime.sessions() as session:  # as if a sender died between claim and record
+async def _cut_claim(runtime: Runtime, send: Send) -> Delivery:
+    """The state a sender killed between claim and record leaves: SENDING, long ago."""
+    async with runtime.sessions() as session:
         first = await session.scalar(select(Delivery).where(Delivery.send_id == send.id))
         assert first is not None
         await session.execute(
@@ -381,6 +379,34 @@ async def test_a_claim_left_by_a_dead_sender_is_failed_not_resent(
             .values(status=D.SENDING, updated_at=datetime(2026, 1, 1))
         )
         await session.commit()
+    return first
+
+
+async def test_a_claim_with_no_send_event_from_ses_within_the_bound_is_resent(
+    runtime: Runtime, topology: Report, sender: Sender
+) -> None:
+    event = await ready_to_send(runtime, recipients=2)
+    send = await sender.ready(event)
+    cut = await _cut_claim(runtime, send)
+    (batch,) = await queued_batches(runtime, topology)
+
+    await sender.batch(batch)
+
+    async with runtime.sessions() as session:
+        page = await send_views.recipients(session, send.id)
+    status = {row.delivery_id: (row.status, row.attempts) for row in page.items}
+    assert status[cut.id] == (D.SENT, 1)
+    assert sorted(addresses(runtime)) == sorted(row.email for row in page.items)
+
+
+async def test_without_send_events_a_cut_claim_is_failed_not_resent(
+    runtime: Runtime, topology: Report, ses: Any
+) -> None:
+    config = dataclasses.replace(CONFIG, resend_unconfirmed=False)
+    sender = Sender(runtime, SesMailer(ses, runtime.settings.sender_email), config)
+    event = await ready_to_send(runtime, recipients=2)
+    send = await sender.ready(event)
+    cut = await _cut_claim(runtime, send)
     (batch,) = await queued_batches(runtime, topology)
 
     await sender.batch(batch)
@@ -388,8 +414,8 @@ async def test_a_claim_left_by_a_dead_sender_is_failed_not_resent(
     async with runtime.sessions() as session:
         page = await send_views.recipients(session, send.id)
     status = {row.delivery_id: (row.status, row.error) for row in page.items}
-    assert status[first.id] == (D.FAILED, "sender stopped mid-send; not resent, it may have gone")
-    assert addresses(runtime) == [row.email for row in page.items if row.delivery_id != first.id]
+    assert status[cut.id] == (D.FAILED, "sender stopped mid-send; not resent, it may have gone")
+    assert addresses(runtime) == [row.email for row in page.items if row.delivery_id != cut.id]
 
 
 async def test_a_send_step_that_gave_up_is_retried_by_the_operator_and_completes(

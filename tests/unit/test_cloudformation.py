@@ -51,6 +51,9 @@ def test_each_service_role_reaches_only_its_own_queues() -> None:
             )
             assert mentions == (spec.name in own), (service, spec.name)
         publishes = [s for s in _statements(role) if s["Action"] == ["sns:Publish"]]
+        if service == "feedback":  # it records SES's word and emits nothing
+            assert not publishes
+            continue
         assert publishes and publishes[0]["Resource"] == [{"Ref": "StatusChangeTopic"}]
 
 
@@ -59,8 +62,14 @@ def test_every_queue_has_its_filter_dlq_and_alarms() -> None:
     for spec in TOPOLOGY.queues:
         name = "".join(p.capitalize() for p in spec.name.split("-"))
         subscription = resources[f"{name}QueueSubscription"]["Properties"]
-        assert subscription["RawMessageDelivery"] is True
-        assert subscription["FilterPolicy"]["to_status"] == [s.value for s in spec.to_statuses]
+        if spec.from_ses:  # SES's notifications, in SNS's envelope, every one of them
+            assert subscription["TopicArn"] == {"Ref": "FeedbackTopic"}
+            assert subscription["RawMessageDelivery"] is False
+            assert "FilterPolicy" not in subscription
+        else:
+            assert subscription["TopicArn"] == {"Ref": "StatusChangeTopic"}
+            assert subscription["RawMessageDelivery"] is True
+            assert subscription["FilterPolicy"]["to_status"] == [s.value for s in spec.to_statuses]
         redrive = resources[f"{name}Queue"]["Properties"]["RedrivePolicy"]
         assert redrive["maxReceiveCount"] == spec.max_receive_count
         assert f"{name}DeadLetterQueueDepthAlarm" in resources
@@ -87,9 +96,23 @@ def test_no_role_is_granted_anything_on_every_resource() -> None:
         "EmailSenderRole",
         "IntroRole",
         "HomeReportRole",
+        "FeedbackRole",
     ):
         for action, resources in _grants(role).items():
+            if action == "ses:GetSendQuota":  # an account-wide read that takes no resource
+                continue
             assert '"*"' not in resources, (role, action)
+
+
+def test_only_ses_may_publish_to_the_feedback_topic_and_its_events_go_there() -> None:
+    resources = template()["Resources"]
+    (statement,) = resources["FeedbackTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    destination = resources["MailFeedbackDestination"]["Properties"]["EventDestination"]
+
+    assert statement["Principal"] == {"Service": "ses.amazonaws.com"}
+    assert statement["Action"] == "sns:Publish"
+    assert destination["SnsDestination"] == {"TopicARN": {"Ref": "FeedbackTopic"}}
+    assert {"send", "bounce", "complaint", "delivery"} <= set(destination["MatchingEventTypes"])
 
 
 def test_the_scheduler_may_resend_send_batches_to_the_sender_queue_for_the_sweep() -> None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Double,
     Enum,
     ForeignKey,
     Index,
@@ -28,6 +29,7 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.domain.clock import utcnow_naive
+from shared.domain.feedback import FeedbackKind, SuppressionReason
 from shared.domain.statuses import (
     BreakerState,
     CampaignStatus,
@@ -235,6 +237,11 @@ class Send(Base):
     failed_count: Mapped[int] = mapped_column(Integer, default=0)
     skipped_count: Mapped[int] = mapped_column(Integer, default=0)
     pending_count: Mapped[int] = mapped_column(Integer, default=0)
+    bounced_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Recipients of this send that bounced for good (SES feedback)."""
+    complained_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    guard_paused_at: Mapped[datetime | None]
+    """When the deliverability guard paused it; it does not pause the same send twice."""
     last_batch_at: Mapped[datetime | None]
     status_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
@@ -288,3 +295,66 @@ class PipelineStateRow(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     changed_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
     changed_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class FeedbackRecord(Base):
+    """What SES reported about one delivery: a delivery, a bounce, a complaint, a reject.
+
+    Send events are not kept: they only settle a claim (the delivery becomes SENT).
+    """
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[int] = mapped_column(
+        ForeignKey("deliveries.id", ondelete="CASCADE", name="fk_feedback_delivery_id")
+    )
+    send_id: Mapped[int | None] = mapped_column(Id)
+    campaign_id: Mapped[int] = mapped_column(Id)
+    email: Mapped[str] = mapped_column(String(320))
+    """Lower-cased, as suppressions are keyed."""
+    kind: Mapped[FeedbackKind] = mapped_column(_enum(FeedbackKind, "feedback_kind"))
+    bounce_type: Mapped[str | None] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    ses_message_id: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+
+    __table_args__ = (
+        Index("ix_feedback_send", "send_id", "kind"),
+        Index("ix_feedback_email", "email", "kind", "id"),
+    )
+
+
+class Suppression(Base):
+    """An address no send will mail again until an operator lifts it: every campaign's."""
+
+    __tablename__ = "suppressions"
+
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)
+    """Lower-cased and stripped."""
+    reason: Mapped[SuppressionReason] = mapped_column(
+        _enum(SuppressionReason, "suppression_reason")
+    )
+    detail: Mapped[str | None] = mapped_column(Text)
+    delivery_id: Mapped[int | None] = mapped_column(Id)
+    """The delivery whose feedback suppressed it."""
+    campaign_id: Mapped[int | None] = mapped_column(Id)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+    lifted_at: Mapped[datetime | None]
+    """Set when an operator lifts it; the row stays, so soft bounces count from then on."""
+    lifted_by: Mapped[str | None] = mapped_column(String(120))
+
+
+class RateLimitRow(Base):
+    """A rate shared by every process: the account's SES sending rate.
+
+    `next_at` (epoch seconds) is the earliest moment the next email may go; each sender
+    reserves a slot by moving it on by one interval, in one short transaction.
+    """
+
+    __tablename__ = "rate_limits"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    next_at: Mapped[float] = mapped_column(Double, default=0.0)
+    per_second: Mapped[float | None] = mapped_column(Double)
+    """The rate last applied, for the operator to read."""

@@ -4,7 +4,9 @@ Bulk senders must carry `List-Unsubscribe` (an https URL, and a mailto where con
 `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058): Gmail and Yahoo require them.
 SES's simple content cannot carry custom headers, so the message is built here (text and HTML
 alternatives) and sent as raw content, with the configuration set and tags (campaign, cycle,
-delivery) that let SES's feedback be matched to the delivery. SES v1 `SendRawEmail` is used
+delivery; also in SES's `X-SES-MESSAGE-TAGS` header) that let SES's feedback be matched to the
+delivery. Throttling ("Maximum sending rate exceeded") is `Throttled`: the shared rate limiter
+slows down and no breaker counts it. SES v1 `SendRawEmail` is used
 rather than v2's raw `SendEmail`: the same message and the same IAM action (`ses:SendRawEmail`),
 and both emulators the project runs on (moto, and LocalStack, which has no SES v2) speak it.
 """
@@ -21,7 +23,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.domain.dependencies import Dependency
-from shared.domain.errors import PermanentError, TransientError
+from shared.domain.errors import PermanentError, Throttled, TransientError
 
 PERMANENT_CODES = frozenset(
     {
@@ -31,6 +33,8 @@ PERMANENT_CODES = frozenset(
         "AccountSendingPaused",
     }
 )
+THROTTLING_CODES = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException"})
+"""SES's "Maximum sending rate exceeded" (and the daily quota's) arrive as these."""
 _TAG_VALUE = re.compile(r"[^A-Za-z0-9_\-.@]")
 """SES refuses other characters in a message tag's value."""
 
@@ -53,6 +57,12 @@ class Mailer(Protocol):
         ...
 
 
+async def max_send_rate(ses: Any) -> float:
+    """The account's sending rate (emails per second), from SES's quota."""
+    quota = await ses.get_send_quota()
+    return float(quota["MaxSendRate"])
+
+
 def mime(email: OutgoingEmail, sender: str, unsubscribe_mailto: str | None = None) -> bytes:
     """The message as SES will send it: headers, then text and HTML alternatives."""
     message = EmailMessage(policy=SMTP)
@@ -68,6 +78,8 @@ def mime(email: OutgoingEmail, sender: str, unsubscribe_mailto: str | None = Non
         message["List-Unsubscribe"] = ", ".join(targets)
     if email.unsubscribe_url:
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    if email.tags:  # SES reads and strips it; the same tags as the request's
+        message["X-SES-MESSAGE-TAGS"] = ", ".join(f"{k}={v}" for k, v in _tags(email).items())
     message.set_content(email.text, subtype="plain", charset="utf-8")
     message.add_alternative(email.html, subtype="html", charset="utf-8")
     return message.as_bytes()
@@ -93,10 +105,7 @@ class SesMailer:
             "RawMessage": {"Data": mime(email, self._sender, self._unsubscribe_mailto)},
         }
         if email.tags:
-            request["Tags"] = [
-                {"Name": name, "Value": _TAG_VALUE.sub("_", value)[:256]}
-                for name, value in email.tags.items()
-            ]
+            request["Tags"] = [{"Name": k, "Value": v} for k, v in _tags(email).items()]
         if self._configuration_set:
             request["ConfigurationSetName"] = self._configuration_set
         try:
@@ -107,7 +116,13 @@ class SesMailer:
             message = f"{code}: {error.get('Message', exc)}"
             if code in PERMANENT_CODES:
                 raise PermanentError(Dependency.SES, message) from exc
+            if code in THROTTLING_CODES or "sending rate exceeded" in message.lower():
+                raise Throttled(Dependency.SES, message) from exc
             raise TransientError(Dependency.SES, message) from exc
         except BotoCoreError as exc:  # connection refused, timeouts
             raise TransientError(Dependency.SES, f"{type(exc).__name__}: {exc}") from exc
         return str(response["MessageId"])
+
+
+def _tags(email: OutgoingEmail) -> dict[str, str]:
+    return {name: _TAG_VALUE.sub("_", value)[:256] for name, value in email.tags.items()}

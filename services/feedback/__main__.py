@@ -1,0 +1,3 @@
+from shared.entrypoints.runner import main
+
+main("feedback")
