@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: bench chaos fuzz run test unit integration e2e image image-test lock lint typecheck check bench-consumer bench-send localstack demo-localstack test-localstack up down clean
+.PHONY: bench chaos fuzz run test unit integration e2e image image-test lock lint typecheck check bench-consumer bench-send bench-send-rate localstack demo-localstack test-localstack up down clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) on PATH (or make PYTHON=python3)"; exit 1; }
@@ -52,6 +52,10 @@ bench-consumer: $(STAMP)
 ## Emails/s through SES on the emulator, and a measured check that a send keeps its rate.
 bench-send: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.send
+
+# The account's sending rate across two sender replicas and three sends: stays under the cap.
+bench-send-rate: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.send_rate $(ARGS)
 
 ## N campaigns end to end on moto and LocalStack vs a raw SNS/SQS loop and 5 s DB polling
 ## (ARGS="--sizes 1000,10000" adds the memory check; --emulators moto for moto alone).

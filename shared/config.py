@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         "(not on an emulator: moto reports 1/s)",
     )
     send_quota_refresh_seconds: float = Field(300.0, gt=0)
+    send_rate_headroom: float = Field(
+        0.9,
+        ge=0.5,
+        le=1.0,
+        description="pace at this share of the rate, room for the jitter of a request's arrival",
+    )
     feedback_transient_bounce_limit: int = Field(
         3, ge=1, le=100, description="soft bounces in a row that suppress an address"
     )

@@ -144,7 +144,7 @@ async def deliver_one(
             await _release(sessions, delivery_id, attempts, str(exc))
             raise Retry("the email provider's circuit breaker is open", delay=60) from exc
         status, error = D.FAILED, f"gave up after {attempts} attempts: {exc}"
-    except Retry:  # the breaker was open already: this recipient waits for the resume
+    except Retry:  # the breaker was open, or the limiter unreachable: this recipient waits
         await _release(sessions, delivery_id, attempts, None)
         raise
     async with sessions() as session:
@@ -161,7 +161,10 @@ async def _send_within_rate(
     this email tries again, which costs none of its attempts."""
     for _ in range(config.max_throttles):
         if limiter is not None:
-            await limiter.acquire()
+            try:
+                await limiter.acquire()
+            except Exception as exc:  # the database, most likely: nothing has gone out
+                raise Retry(f"the shared rate limiter is unavailable: {exc}", delay=2) from exc
         try:
             return await mailer.send(outgoing)
         except Throttled as exc:

@@ -1,5 +1,8 @@
 """AWS clients, pointed at AWS or at an emulator by AWS_ENDPOINT_URL.
 
+A service's own endpoint variable (AWS_ENDPOINT_URL_SES, say, AWS's convention) wins over it,
+so one service can be pointed elsewhere (a stand-in) while the rest use the emulator.
+
 AWS's conventions hold: the region and credentials come from the standard chain unless set,
 and botocore's retries (AWS_MAX_ATTEMPTS, AWS_RETRY_MODE) are the one retry layer for every
 call. Only an emulator endpoint, with no credentials configured, gets the `test` pair
@@ -8,6 +11,7 @@ emulators accept; a private AWS endpoint uses the chain like AWS itself.
 
 from __future__ import annotations
 
+import os
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -18,7 +22,7 @@ from botocore.config import Config
 from shared.config import Settings
 
 
-def _client_kwargs(settings: Settings, attempts: int | None = None) -> dict[str, Any]:
+def _client_kwargs(service: str, settings: Settings, attempts: int | None = None) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "config": Config(
             retries={
@@ -32,8 +36,9 @@ def _client_kwargs(settings: Settings, attempts: int | None = None) -> dict[str,
     }
     if settings.region:
         kwargs["region_name"] = settings.region
-    if settings.aws_endpoint_url:
-        kwargs["endpoint_url"] = settings.aws_endpoint_url
+    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper().replace('-', '_')}")
+    if endpoint or settings.aws_endpoint_url:
+        kwargs["endpoint_url"] = endpoint or settings.aws_endpoint_url
     if settings.on_emulator and not settings.aws_access_key_id:
         kwargs["aws_access_key_id"] = "test"
         kwargs["aws_secret_access_key"] = "test"
@@ -44,9 +49,9 @@ def async_client(
     session: AioSession, service: str, settings: Settings, *, attempts: int | None = None
 ) -> AbstractAsyncContextManager[Any]:
     """`attempts`: for a caller that retries itself (the sender counts each recipient's)."""
-    client = session.create_client(service, **_client_kwargs(settings, attempts))
+    client = session.create_client(service, **_client_kwargs(service, settings, attempts))
     return client  # type: ignore[no-any-return]
 
 
 def sync_client(service: str, settings: Settings) -> Any:
-    return boto3.client(service, **_client_kwargs(settings))
+    return boto3.client(service, **_client_kwargs(service, settings))

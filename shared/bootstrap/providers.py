@@ -102,7 +102,9 @@ async def open_rate_limiter(runtime: Runtime) -> SharedRateLimiter:
     Not read on an emulator, whose quota is made up (moto: 1 email/s); the cap alone applies.
     """
     settings = runtime.settings
-    limiter = SharedRateLimiter(runtime.sessions, settings.send_rate_cap)
+    limiter = SharedRateLimiter(
+        runtime.sessions, settings.send_rate_cap, headroom=settings.send_rate_headroom
+    )
     if not settings.send_rate_from_quota or settings.on_emulator:
         return limiter
     ses = await runtime.stack.enter_async_context(async_client(runtime.aws, "ses", settings))

@@ -75,18 +75,23 @@ async def start(uow: SqlUnitOfWork, campaign_id: int, cycle: int, controls: Cont
 
 
 async def skip_suppressed(session: AsyncSession, send_id: int) -> None:
-    """Deliveries to suppressed addresses are SKIPPED with the reason, not left to be sent."""
-    for reason in SuppressionReason:
-        suppressed = select(Suppression.email).where(
-            Suppression.reason == reason, Suppression.lifted_at.is_(None)
-        )
+    """Deliveries to suppressed addresses are SKIPPED with the reason, not left to be sent.
+
+    Found by a plain (non-locking) read, then updated by primary key: an UPDATE ranging over
+    the send's deliveries would take gap locks that deadlock concurrent starts on MySQL.
+    """
+    found = await session.execute(
+        select(Delivery.id, Suppression.reason)
+        .join(Suppression, Suppression.email == func.lower(func.trim(Delivery.email)))
+        .where(Delivery.send_id == send_id, Suppression.lifted_at.is_(None))
+    )
+    by_reason: dict[SuppressionReason, list[int]] = {}
+    for delivery_id, reason in found.all():
+        by_reason.setdefault(reason, []).append(delivery_id)
+    for reason, ids in by_reason.items():
         await session.execute(
             update(Delivery)
-            .where(
-                Delivery.send_id == send_id,
-                Delivery.status == DeliveryStatus.PENDING,
-                func.lower(func.trim(Delivery.email)).in_(suppressed),
-            )
+            .where(Delivery.id.in_(ids))
             .values(status=DeliveryStatus.SKIPPED, error=skip_reason(reason))
         )
 

@@ -70,7 +70,7 @@ def test_a_private_aws_endpoint_is_aws_not_an_emulator() -> None:
     private = production(aws_endpoint_url=vpce, aws_region="eu-west-1")
 
     assert not private.on_emulator
-    kwargs = _client_kwargs(private)
+    kwargs = _client_kwargs("sqs", private)
     assert kwargs["endpoint_url"] == vpce
     assert "aws_access_key_id" not in kwargs  # the role's credentials, from the chain
     with pytest.raises(UnsafeSettings):
@@ -78,7 +78,7 @@ def test_a_private_aws_endpoint_is_aws_not_an_emulator() -> None:
 
 
 def test_the_region_and_credentials_come_from_the_standard_chain_against_aws() -> None:
-    kwargs = _client_kwargs(production(aws_region=None))
+    kwargs = _client_kwargs("sqs", production(aws_region=None))
 
     assert "region_name" not in kwargs and "aws_access_key_id" not in kwargs
     assert kwargs["config"].retries == {"total_max_attempts": 3, "mode": "standard"}
@@ -88,16 +88,16 @@ def test_an_emulator_gets_a_region_and_test_credentials_unless_some_are_set() ->
     emulator = Settings(aws_endpoint_url="http://127.0.0.1:5000", aws_region=None)
     keyed = Settings(aws_endpoint_url="http://127.0.0.1:5000", aws_access_key_id="AKIAREAL")
 
-    assert _client_kwargs(emulator)["region_name"] == "us-east-1"
-    assert _client_kwargs(emulator)["aws_access_key_id"] == "test"
-    assert "aws_access_key_id" not in _client_kwargs(keyed)
+    assert _client_kwargs("sqs", emulator)["region_name"] == "us-east-1"
+    assert _client_kwargs("sqs", emulator)["aws_access_key_id"] == "test"
+    assert "aws_access_key_id" not in _client_kwargs("sqs", keyed)
 
 
 def test_retries_are_configured_the_standard_way(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "5")
     monkeypatch.setenv("AWS_RETRY_MODE", "adaptive")
 
-    retries = _client_kwargs(Settings())["config"].retries
+    retries = _client_kwargs("sqs", Settings())["config"].retries
 
     assert retries == {"total_max_attempts": 5, "mode": "adaptive"}
 
@@ -136,3 +136,13 @@ def test_a_database_password_from_a_secret_is_joined_to_a_url_without_one() -> N
     assert "p@ss" not in repr(settings)
     kept = Settings(database_url="mysql+asyncmy://u:own@h/d", database_password="other")
     assert kept.database_url == "mysql+asyncmy://u:own@h/d"
+
+
+def test_a_service_s_own_endpoint_variable_wins_over_the_shared_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SES", "http://127.0.0.1:7001")
+    emulator = Settings(aws_endpoint_url="http://127.0.0.1:5000")
+
+    assert _client_kwargs("ses", emulator)["endpoint_url"] == "http://127.0.0.1:7001"
+    assert _client_kwargs("sqs", emulator)["endpoint_url"] == "http://127.0.0.1:5000"

@@ -1,13 +1,16 @@
 """One sending rate for the whole account, shared by every sender replica and every send.
 
-SES limits the account (MaxSendRate), not a send or a process. Each email first reserves the
-next free slot in a row of `rate_limits`: one short transaction moves `next_at` on by one
-interval (1 / rate) from whichever is later, `next_at` or now, and the email waits until its
-slot. The row lock orders every replica's reservations, so the slots are one interval apart
-whoever takes them, and a burst cannot build up: an idle limiter's next slot is now.
+SES limits the account (MaxSendRate), not a send or a process. Before each email a sender takes
+the account's next slot from a row of `rate_limits` with one compare-and-set: if `next_at` has
+come, it moves to now + one interval (1 / rate) and the email goes at once; if not, the sender
+sleeps until then and tries again. The slot is taken at the moment of sending, from the
+sender's own clock, so a sender that wakes late pushes the next slot back rather than bunching
+up with one on time; and an idle limiter saves no slots up for a burst.
 
-Throttling from SES (`slow_down`) pushes the next slot out for everyone. Clocks are the
-processes' own wall clocks (NTP keeps hosts within milliseconds; the interval is tens of ms).
+The slots are paced at `headroom` (0.9 by default) of the rate: SES counts a request when it
+arrives, which is the slot plus a varying delay (the commit, the network). Throttling from SES
+(`slow_down`) pushes the next slot out for everyone. Clocks are the processes' wall clocks (NTP
+keeps hosts within milliseconds; the interval is tens of them).
 """
 
 from __future__ import annotations
@@ -33,51 +36,73 @@ class SharedRateLimiter:
         sessions: async_sessionmaker[AsyncSession],
         per_second: float | None,
         name: str = SES_SENDING,
+        headroom: float = 1.0,
     ) -> None:
         self._sessions = sessions
         self._name = name
+        self._row_exists = False
+        self._headroom = headroom
         self.per_second = per_second
         """None: no limit. Changed in place when the quota is read again."""
 
     async def acquire(self) -> float:
-        """Wait for this process's next slot; return how long it waited (seconds)."""
+        """Wait until this process may send one email; return how long it waited (seconds)."""
         if not self.per_second:
             return 0.0
-        interval = 1.0 / self.per_second
-        slot = await self._reserve(interval, time.time()) - interval
-        wait = slot - time.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        return max(wait, 0.0)
+        interval = 1.0 / (self.per_second * self._headroom)
+        waited = 0.0
+        while True:
+            now = time.time()
+            next_at = await self._take(now, interval)
+            if next_at is None:
+                return waited
+            pause = min(max(next_at - now, 0.001), 5.0)
+            await asyncio.sleep(pause)
+            waited += pause
 
     async def slow_down(self, seconds: float = 1.0) -> None:
         """SES said slow down: nobody sends for `seconds` from now."""
-        await self._reserve(seconds, time.time())
-        log.warning("rate_limit.throttled", limiter=self._name, pause=seconds)
-
-    async def _reserve(self, interval: float, now: float) -> float:
-        """Move `next_at` on by `interval` from max(next_at, now); return the new value."""
+        if not self._row_exists:
+            await self._ensure_row()
+        until = time.time() + seconds
         row = RateLimitRow.__table__.c
-        move = (
-            update(RateLimitRow)
-            .where(row.name == self._name)
-            .values(
-                next_at=case((row.next_at > now, row.next_at), else_=now) + interval,
-                per_second=self.per_second,
-            )
-        )
         async with self._sessions() as session:
-            # UPDATE first: it takes the row's lock (SQLite: the write lock) before the read.
-            if affected(await session.execute(move)) == 0:
-                await session.execute(
-                    insert(RateLimitRow)
-                    .values(name=self._name, next_at=0.0)
-                    .prefix_with("IGNORE", dialect="mysql")
-                    .prefix_with("OR IGNORE", dialect="sqlite")
-                )
-                await session.execute(move)
-            next_at = await session.scalar(
-                select(RateLimitRow.next_at).where(RateLimitRow.name == self._name)
+            await session.execute(
+                update(RateLimitRow)
+                .where(row.name == self._name)
+                .values(next_at=case((row.next_at > until, row.next_at), else_=until))
             )
             await session.commit()
-        return float(next_at or now + interval)
+        log.warning("rate_limit.throttled", limiter=self._name, pause=seconds)
+
+    async def _take(self, now: float, interval: float) -> float | None:
+        """Take the slot if it is free at `now` (a compare-and-set: next_at <= now moves to
+        now + interval); else return when it frees up."""
+        if not self._row_exists:
+            await self._ensure_row()
+        row = RateLimitRow.__table__.c
+        async with self._sessions() as session:
+            taken = await session.execute(
+                update(RateLimitRow)
+                .where(row.name == self._name, row.next_at <= now)
+                .values(next_at=now + interval, per_second=self.per_second)
+            )
+            if affected(taken) == 1:
+                await session.commit()
+                return None
+            next_at = await session.scalar(select(row.next_at).where(row.name == self._name))
+            await session.commit()
+        return float(next_at if next_at is not None else now)
+
+    async def _ensure_row(self) -> None:
+        """The row, made once, in a transaction of its own: an INSERT after an UPDATE that
+        found nothing would hold a gap lock, and two senders starting at once deadlocked."""
+        async with self._sessions() as session:
+            await session.execute(
+                insert(RateLimitRow)
+                .values(name=self._name, next_at=0.0)
+                .prefix_with("IGNORE", dialect="mysql")
+                .prefix_with("OR IGNORE", dialect="sqlite")
+            )
+            await session.commit()
+        self._row_exists = True

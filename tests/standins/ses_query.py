@@ -1,0 +1,83 @@
+"""A stand-in for Amazon SES v1's query API (SendRawEmail, GetSendQuota), over real HTTP.
+
+SES v1 speaks the AWS query protocol: form-encoded `Action=...` POSTs, XML replies, and errors
+as an HTTP 400 with an `<ErrorResponse>` whose `<Code>` botocore turns into the exception. This
+one throttles the way SES does when the account's rate is exceeded ("Throttling: Maximum
+sending rate exceeded."), as often as a test scripts, and records when each email arrived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from uuid import uuid4
+
+from aiohttp import web
+
+NS = "http://ses.amazonaws.com/doc/2010-12-01/"
+
+
+@dataclass
+class SesStandin:
+    url: str = ""
+    max_send_rate: float = 14.0
+    throttle_next: int = 0
+    """How many of the next SendRawEmail calls are refused with Throttling."""
+    accepted: list[float] = field(default_factory=list)
+    """time.time() of each email accepted."""
+    throttled: int = 0
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        action = form.get("Action")
+        if action == "GetSendQuota":
+            return self._xml(
+                "GetSendQuota",
+                f"<Max24HourSend>50000.0</Max24HourSend><MaxSendRate>{self.max_send_rate}"
+                "</MaxSendRate><SentLast24Hours>0.0</SentLast24Hours>",
+            )
+        if action != "SendRawEmail":
+            return self._error(400, "InvalidAction", f"the stand-in does not do {action}")
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            self.throttled += 1
+            return self._error(400, "Throttling", "Maximum sending rate exceeded.")
+        self.accepted.append(time.time())
+        return self._xml("SendRawEmail", f"<MessageId>{uuid4()}-000000</MessageId>")
+
+    @staticmethod
+    def _xml(action: str, result: str) -> web.Response:
+        body = (
+            f'<{action}Response xmlns="{NS}"><{action}Result>{result}</{action}Result>'
+            f"<ResponseMetadata><RequestId>{uuid4()}</RequestId></ResponseMetadata>"
+            f"</{action}Response>"
+        )
+        return web.Response(text=body, content_type="text/xml")
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> web.Response:
+        body = (
+            f'<ErrorResponse xmlns="{NS}"><Error><Type>Sender</Type><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error><RequestId>{uuid4()}</RequestId>"
+            "</ErrorResponse>"
+        )
+        return web.Response(text=body, status=status, content_type="text/xml")
+
+
+@contextlib.asynccontextmanager
+async def ses_standin() -> AsyncIterator[SesStandin]:
+    standin = SesStandin()
+    app = web.Application()
+    app.router.add_post("/", standin._handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        standin.url = f"http://{host}:{port}"
+        yield standin
+    finally:
+        await runner.cleanup()
