@@ -11,7 +11,14 @@ import uvicorn
 from fastapi import FastAPI
 
 from services.control_api import dashboard, errors
-from services.control_api.routes import campaigns, public, queue_management, queues, sends
+from services.control_api.routes import (
+    campaigns,
+    public,
+    queue_management,
+    queues,
+    sends,
+    suppressions,
+)
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
 
@@ -42,7 +49,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     token = settings.api_token.get_secret_value()
     app.state.api_token = token
     errors.install(app)
-    for module in (campaigns, sends, queues, queue_management, public):
+    for module in (campaigns, sends, suppressions, queues, queue_management, public):
         app.include_router(module.router)
     dashboard.install(app, token)
     return app

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.consumer.redrive import DeadLetter
 from shared.domain.statuses import CampaignStatus, SubStatus
-from shared.views.sends import SendProgress
+from shared.views.sends import Deliverability, SendProgress
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
@@ -101,6 +101,7 @@ class AuditOut(BaseModel):
 class CampaignDetail(CampaignOut):
     history: list[StatusChangeOut]
     send: SendProgress | None
+    deliverability: Deliverability
     dead_letters: list[DeadLetter]
     audit: list[AuditOut]
 

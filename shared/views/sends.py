@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.adapters.db.models import Delivery, Send
-from shared.domain.sends import SendNotFound
+from shared.domain.sends import SendNotFound, rate
 from shared.domain.statuses import DeliveryStatus, SendStatus
 
 
@@ -24,6 +24,12 @@ class SendProgress(BaseModel):
     failed: int
     skipped: int
     pending: int
+    bounced: int
+    """Recipients whose email bounced for good (SES's feedback)."""
+    complained: int
+    bounce_rate: float | None
+    """bounced / sent; None before anything was sent."""
+    complaint_rate: float | None
     batch_size: int
     delay_ms: int
     cooldown_seconds: int
@@ -31,6 +37,36 @@ class SendProgress(BaseModel):
     last_batch_at: datetime | None
     created_at: datetime
     finished_at: datetime | None
+
+
+class Deliverability(BaseModel):
+    """A campaign's feedback over all its sends: what SES's review looks at, per campaign."""
+
+    sent: int
+    bounced: int
+    complained: int
+    bounce_rate: float | None
+    complaint_rate: float | None
+
+
+async def deliverability(session: AsyncSession, campaign_id: int) -> Deliverability:
+    sent, bounced, complained = (
+        await session.execute(
+            select(
+                func.coalesce(func.sum(Send.sent_count), 0),
+                func.coalesce(func.sum(Send.bounced_count), 0),
+                func.coalesce(func.sum(Send.complained_count), 0),
+            ).where(Send.campaign_id == campaign_id)
+        )
+    ).one()
+    sent, bounced, complained = int(sent), int(bounced), int(complained)
+    return Deliverability(
+        sent=sent,
+        bounced=bounced,
+        complained=complained,
+        bounce_rate=rate(bounced, sent),
+        complaint_rate=rate(complained, sent),
+    )
 
 
 class RecipientRow(BaseModel):
@@ -71,6 +107,10 @@ def progress_of(send: Send) -> SendProgress:
         failed=send.failed_count,
         skipped=send.skipped_count,
         pending=send.pending_count,
+        bounced=send.bounced_count,
+        complained=send.complained_count,
+        bounce_rate=rate(send.bounced_count, send.sent_count),
+        complaint_rate=rate(send.complained_count, send.sent_count),
         batch_size=send.batch_size,
         delay_ms=send.delay_ms,
         cooldown_seconds=send.cooldown_seconds,

@@ -11,6 +11,7 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
@@ -87,6 +88,25 @@ def add_parsers(commands: Any) -> None:
     controls.add_argument("--delay-ms", type=int)
     controls.add_argument("--cooldown-seconds", type=int)
     controls.set_defaults(call=_send_controls)
+
+    suppressions = commands.add_parser(
+        "suppressions", help="addresses SES's feedback took off every list; lift one"
+    )
+    suppression_actions = suppressions.add_subparsers(dest="suppression_action", required=True)
+    listed = suppression_actions.add_parser("list", parents=[common], help="newest first")
+    listed.add_argument("--email", help="part of the address")
+    listed.add_argument("--reason", choices=("BOUNCE", "COMPLAINT", "TRANSIENT_BOUNCES"))
+    listed.add_argument("--lifted", action="store_true", help="the lifted ones instead")
+    listed.add_argument("--page", type=int, default=1)
+    listed.add_argument("--page-size", type=int, default=50)
+    listed.set_defaults(call=_list_suppressions)
+    lift = suppression_actions.add_parser(
+        "lift", parents=[common], help="let the next send mail the address again"
+    )
+    lift.add_argument("email")
+    lift.set_defaults(
+        call=lambda api, a: api.call("DELETE", f"/api/v1/suppressions/{quote(a.email, safe='@')}")
+    )
 
     queues = commands.add_parser(
         "queues", parents=[common], help="queue depths; `status` and `resume` manage the pipeline"
@@ -221,6 +241,12 @@ def _send_controls(api: ApiClient, args: argparse.Namespace) -> Any:
         if value is not None
     }
     return api.call("PATCH", f"/api/v1/sends/{args.send_id}/controls", json=body)
+
+
+def _list_suppressions(api: ApiClient, args: argparse.Namespace) -> Any:
+    params = {"page": args.page, "page_size": args.page_size, "lifted": args.lifted}
+    params |= {k: v for k, v in (("email", args.email), ("reason", args.reason)) if v}
+    return api.call("GET", "/api/v1/suppressions", params=params)
 
 
 def _queues(api: ApiClient, args: argparse.Namespace) -> Any:

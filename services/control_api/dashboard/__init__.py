@@ -13,7 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from services.control_api.dashboard import auth, campaigns, dlq, overview, sends
+from services.control_api.dashboard import (
+    auth,
+    campaigns,
+    dlq,
+    overview,
+    sends,
+    suppressions,
+)
 from services.control_api.dashboard.client import Refused
 from services.control_api.dashboard.session import Signer
 from services.control_api.dashboard.web import (
@@ -29,7 +36,7 @@ from services.control_api.dashboard.web import (
 def install(app: FastAPI, api_token: str, refresh_ms: int = 2000) -> None:
     app.state.dashboard = Config(Signer(api_token), api_token, refresh_ms)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")
-    for module in (auth, overview, campaigns, sends, dlq):
+    for module in (auth, overview, campaigns, sends, suppressions, dlq):
         app.include_router(module.router)
 
     @app.get("/", include_in_schema=False)

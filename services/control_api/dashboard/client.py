@@ -45,6 +45,9 @@ class Api:
     async def patch(self, path: str, body: dict[str, Any]) -> Any:
         return await self._call("PATCH", path, json=body)
 
+    async def delete(self, path: str) -> Any:
+        return await self._call("DELETE", path)
+
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._http.request(method, f"/api/v1{path}", **kwargs)
         if response.status_code >= 400:

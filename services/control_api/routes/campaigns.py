@@ -145,6 +145,7 @@ async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> C
         ]
         send = await sends.find(session, campaign_id)
         progress = await send_views.progress(session, send.id) if send else None
+        feedback = await send_views.deliverability(session, campaign_id)
         entries = await campaign_views.audit_trail(session, campaign_id)
         trail = [
             AuditOut(at=e.at, actor=e.actor, action=e.action, send_id=e.send_id, detail=e.detail)
@@ -155,7 +156,12 @@ async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> C
     )
     mine = [letter for group in letters for letter in group if letter.campaign_id == campaign_id]
     return CampaignDetail(
-        **out.model_dump(), history=history, send=progress, dead_letters=mine, audit=trail
+        **out.model_dump(),
+        history=history,
+        send=progress,
+        deliverability=feedback,
+        dead_letters=mine,
+        audit=trail,
     )
 
 

@@ -8,13 +8,15 @@ import os
 import subprocess
 import sys
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from services.email_creation.app import EMAIL_STEP
-from shared.adapters.db.models import CircuitBreakerRow
+from shared.adapters.db.models import CircuitBreakerRow, Delivery
 from shared.bootstrap import Runtime
+from shared.domain.feedback import SuppressionReason
 from shared.domain.statuses import BreakerState
 from shared.domain.statuses import CampaignStatus as S
+from shared.service_layer.feedback import suppress
 from shared.service_layer.pausing import pause
 from tests.factories import load, make_campaign, make_send, ready_to_create, start
 from tests.integration.api.conftest import TOKEN
@@ -142,3 +144,23 @@ async def test_queues_status_resume_and_breakers(api_url: str, runtime: Runtime)
         "sends_resumed": 0,
     }
     assert not (await load(runtime.sessions, campaign)).paused
+
+
+async def test_suppressions_list_and_lift(api_url: str, runtime: Runtime) -> None:
+    send_id = await make_send(runtime, recipients=1)
+    async with runtime.sessions() as session:
+        delivery = await session.scalar(select(Delivery).where(Delivery.send_id == send_id))
+        assert delivery is not None
+        await suppress(session, delivery.email.lower(), SuppressionReason.COMPLAINT, None, delivery)
+        await session.commit()
+    email = delivery.email.lower()
+
+    listed = await dripr(api_url, "suppressions", "list", "--reason", "COMPLAINT")
+    lifted = await dripr(api_url, "suppressions", "lift", email, "--json")
+    again = await dripr(api_url, "suppressions", "lift", email)
+    empty = await dripr(api_url, "suppressions", "list", "--json")
+
+    assert listed.returncode == 0 and email in listed.stdout and "COMPLAINT" in listed.stdout
+    assert lifted.returncode == 0 and json.loads(lifted.stdout)["lifted_at"]
+    assert again.returncode == 1 and "is not suppressed" in again.stdout
+    assert json.loads(empty.stdout)["total"] == 0

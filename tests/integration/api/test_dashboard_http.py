@@ -8,9 +8,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from shared.adapters.db.models import AuditEntry
+from shared.adapters.db.models import AuditEntry, Delivery
 from shared.bootstrap import Runtime
+from shared.domain.feedback import SuppressionReason
 from shared.domain.statuses import CampaignStatus as S
+from shared.service_layer.feedback import suppress
 from tests.factories import make_campaign, make_send
 from tests.integration.api.conftest import TOKEN
 from tests.integration.api.ui import csrf_of, sign_in, trip
@@ -117,6 +119,7 @@ async def test_every_page_renders(browser: httpx.AsyncClient, runtime: Runtime) 
         f"/ui/campaigns/{campaign}": "Retry",
         "/ui/dlq": "email-sender",
         "/ui/dlq/intro": "Nothing here.",
+        "/ui/suppressions": "Suppressed addresses",
     }
     for path, expected in pages.items():
         response = await browser.get(path)
@@ -173,3 +176,30 @@ async def test_campaign_list_filters_and_pages(
     assert 'href="/ui/campaigns?status=ERROR&amp;page_size=2&amp;page=2"' in first
     assert "3 campaign(s), page 2 of 2" in second
     assert bad.status_code == 422 and "sub_status must be" in bad.text
+
+
+async def test_suppressions_are_shown_and_lifted_from_the_dashboard(
+    browser: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    send_id = await make_send(runtime, recipients=1)
+    async with runtime.sessions() as session:
+        delivery = await session.scalar(select(Delivery).where(Delivery.send_id == send_id))
+        assert delivery is not None
+        email = delivery.email.lower()
+        await suppress(session, email, SuppressionReason.BOUNCE, "smtp; 550 no such user", delivery)
+        await session.commit()
+    csrf = await sign_in(browser)
+
+    listed = await browser.get("/ui/suppressions")
+    forged = await browser.post(f"/ui/suppressions/{email}/lift", data={})
+    lifted = await browser.post(f"/ui/suppressions/{email}/lift", data={"csrf_token": csrf})
+    after = (await browser.get("/ui/suppressions")).text
+    history = (await browser.get("/ui/suppressions?lifted=true")).text
+    send_page = (await browser.get(f"/ui/sends/{send_id}")).text
+
+    assert listed.status_code == 200 and email in listed.text and "550 no such user" in listed.text
+    assert forged.status_code == 403
+    assert lifted.status_code == 303
+    assert f"{email} is no longer suppressed" in after and "Nothing here." in after
+    assert email in history and "olivia" in history
+    assert 'id="count-bounced">0' in send_page
