@@ -34,7 +34,7 @@ class Report:
 
     @property
     def changed(self) -> list[tuple[str, str, str]]:
-        return [a for a in self.actions if a[0] not in ("unchanged", "reapplied")]
+        return [a for a in self.actions if a[0] != "unchanged"]
 
     def lines(self) -> list[str]:
         return [f"{action:<10} {kind:<13} {name}" for action, kind, name in self.actions]
@@ -120,8 +120,9 @@ class Provisioner:
 
     def _mail_feedback(self, feedback_topic_arn: str, report: Report) -> None:
         """The configuration set every email goes out with, publishing SES's events for it to
-        the feedback topic; and the identity's own bounce and complaint notifications too
-        (for mail sent without the set). The feedback consumer reads both formats."""
+        the feedback topic. The identity's own notifications are left alone: every email
+        carries the set, so they would only say each bounce twice (the feedback consumer
+        reads that format too, for an identity someone wires by hand)."""
         name = self.names.configuration_set()
         existing = self.ses.list_configuration_sets().get("ConfigurationSets", [])
         if any(c["Name"] == name for c in existing):
@@ -152,19 +153,6 @@ class Provisioner:
                 ConfigurationSetName=name, EventDestination=destination
             )
             report.note("updated", "ses-event-dest", label)
-        domain = self.sender.rsplit("@", 1)[-1]
-        current = self.ses.get_identity_notification_attributes(Identities=[domain])
-        attributes = current.get("NotificationAttributes", {}).get(domain, {})
-        kinds = ("Bounce", "Complaint")
-        stale = [k for k in kinds if attributes.get(f"{k}Topic") != feedback_topic_arn]
-        for kind in stale:
-            self.ses.set_identity_notification_topic(
-                Identity=domain, NotificationType=kind, SnsTopic=feedback_topic_arn
-            )
-        # moto does not report an identity's topics, so they are set on every run there
-        unreported = not any(f"{k}Topic" in attributes for k in kinds)
-        action = "unchanged" if not stale else "reapplied" if unreported else "updated"
-        report.note(action, "ses-notify", f"{domain} bounces, complaints -> feedback topic")
 
     def _topic(self, name: str, report: Report) -> str:
         existing = find_topic_arn(self.sns, name)

@@ -1,13 +1,14 @@
 """A stand-in for SES's event publishing on an emulator, in SES's own format.
 
-moto publishes notifications only for the identity (canned, with a fixed message id and example
-recipients), and LocalStack publishes none, so an emulator never tells dripr about its own mail.
-This does what SES does for a configuration set with an SNS event destination: for each email
-the emulator accepted it publishes a Send event, then a Bounce for `bounce@simulator.amazonses.com`,
-a Complaint for `complaint@…`, a Delivery for anyone else, each carrying the real message id,
-the recipient and the message's tags (read from its `X-SES-MESSAGE-TAGS` header), to the
-feedback topic. The formats follow AWS's "Contents of event data that Amazon SES publishes to
-Amazon SNS"; tests build single notifications with `ses_event`.
+moto publishes notifications only for the identity (canned placeholders, with a fixed message
+id and example recipients), and LocalStack publishes none, so an emulator never tells dripr
+about its own mail. This does what SES does for a configuration set with an SNS event
+destination: for each email the emulator accepted it publishes a Send event, then a Bounce for
+`bounce@simulator.amazonses.com` (or `bounce+label@`), a Complaint for `complaint@…`, a
+Delivery for anyone else, each with the real message id, the recipient and the message's tags
+(read from its `X-SES-MESSAGE-TAGS` header), to the feedback topic. The formats follow AWS's
+"Contents of event data that Amazon SES publishes to Amazon SNS"; tests build single
+notifications with `ses_event`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,20 @@ from shared.devtools.emulator import moto_sent_emails
 
 log = structlog.get_logger(__name__)
 
-BOUNCE_ADDRESS = "bounce@simulator.amazonses.com"
-COMPLAINT_ADDRESS = "complaint@simulator.amazonses.com"
+SIMULATOR_DOMAIN = "simulator.amazonses.com"
+BOUNCE_ADDRESS = f"bounce@{SIMULATOR_DOMAIN}"
+COMPLAINT_ADDRESS = f"complaint@{SIMULATOR_DOMAIN}"
+
+
+def fate_of(address: str) -> str:
+    """What SES's mailbox simulator does with an address: `bounce@`, `complaint@` (with or
+    without a `+label`, as SES allows) bounce or complain; anything else is delivered."""
+    local, _, domain = address.lower().partition("@")
+    if domain == SIMULATOR_DOMAIN:
+        kind = local.split("+", 1)[0]
+        if kind in ("bounce", "complaint"):
+            return kind.capitalize()
+    return "Delivery"
 
 
 def _now() -> str:
@@ -129,8 +142,7 @@ def events_for(message: dict[str, Any]) -> list[dict[str, Any]]:
     }
     for address in sorted(addresses):
         published.append(ses_event("Send", message["id"], address, tags=tags))
-        fate = {BOUNCE_ADDRESS: "Bounce", COMPLAINT_ADDRESS: "Complaint"}.get(address, "Delivery")
-        published.append(ses_event(fate, message["id"], address, tags=tags))
+        published.append(ses_event(fate_of(address), message["id"], address, tags=tags))
     return published
 
 

@@ -360,9 +360,13 @@ async def test_the_guard_pauses_a_running_send_once_and_resume_is_the_operators(
 async def test_moto_s_own_simulator_notification_reaches_the_consumer_through_the_wiring(
     runtime: Runtime, topology: Report, ses: Any
 ) -> None:
-    """moto publishes a canned notification to the identity's topic, which provisioning pointed
-    at the feedback topic. It arrives; its content is moto's placeholder (not even a type), so
-    it is dead-lettered saying so, body untouched, as any malformed notification would be."""
+    """An identity whose notifications someone pointed at the feedback topic by hand: moto
+    publishes its canned notification there. It arrives; its content is moto's placeholder
+    (not even a type), so it is dead-lettered saying so, body untouched, as any malformed
+    notification would be."""
+    await ses.set_identity_notification_topic(
+        Identity="dripr.example", NotificationType="Bounce", SnsTopic=topology.feedback_topic_arn
+    )
     await send_to(runtime, topology, ses, BOUNCE_ADDRESS)
 
     async with feedback_consumer(runtime):

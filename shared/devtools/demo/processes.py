@@ -10,7 +10,15 @@ from pathlib import Path
 
 from shared.config import Settings
 
-PIPELINE = ("scheduler", "data_fetcher", "intro", "home_report", "email_creation", "email_sender")
+PIPELINE = (
+    "scheduler",
+    "data_fetcher",
+    "intro",
+    "home_report",
+    "email_creation",
+    "email_sender",
+    "feedback",
+)
 
 
 def service_environment(settings: Settings, **extra: str) -> dict[str, str]:

@@ -15,6 +15,7 @@ from shared.config import Settings
 from shared.devtools.demo.seed import DemoCampaign
 from shared.devtools.emulator import moto_sent_emails
 from shared.domain.statuses import CampaignStatus, DeliveryStatus
+from shared.views import suppressions as suppression_views
 from shared.views.monitoring import Snapshot
 
 
@@ -104,3 +105,17 @@ def short(status: str | None) -> str:
         "SENDING": "SENDING",
         "ERROR": "ERR",
     }.get(status or "", status or "?")
+
+
+async def suppressions(runtime: Runtime) -> Table:
+    """The addresses SES's feedback suppressed: the next cycle skips them, with the reason."""
+    table = Table(title="Suppressed by SES feedback (skipped from now on)", title_justify="left")
+    for column in ("address", "reason", "detail", "campaign"):
+        table.add_column(column, overflow="fold")
+    async with runtime.sessions() as session:
+        page = await suppression_views.suppressions(session)
+    for row in page.items:
+        table.add_row(row.email, row.reason.value, row.detail or "", str(row.campaign_id or ""))
+    if not page.items:
+        table.caption = "none: no bounce or complaint came back"
+    return table

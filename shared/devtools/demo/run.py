@@ -12,7 +12,7 @@ import contextlib
 import secrets
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,12 +24,14 @@ from sqlalchemy import func, select
 from infra.provision import provision
 from shared.adapters.db.migrate import upgrade
 from shared.adapters.db.models import Campaign
+from shared.adapters.topology import FEEDBACK_QUEUE, TOPOLOGY
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings
 from shared.devtools.demo import report
 from shared.devtools.demo.processes import ServiceProcess, service_environment, start_pipeline
 from shared.devtools.demo.seed import seed
 from shared.devtools.emulator import free_port, moto_server
+from shared.devtools.ses_feedback import FeedbackSimulator
 from shared.domain.statuses import CampaignStatus
 from shared.service_layer.operations import apply_batch
 from shared.views.monitoring import snapshot
@@ -71,7 +73,9 @@ def run_demo(options: DemoOptions, base: Settings) -> int:
             "`--keep-running` keeps it up after the cycle)"
         )
         try:
-            return asyncio.run(_drive(settings, options, processes, console))
+            return asyncio.run(
+                _drive(settings, options, processes, console, provisioned.feedback_topic_arn)
+            )
         finally:
             for process in processes.values():
                 process.stop()
@@ -120,9 +124,12 @@ async def _drive(
     options: DemoOptions,
     processes: dict[str, ServiceProcess],
     console: Console,
+    feedback_topic_arn: str,
 ) -> int:
-    async with bootstrap(settings) as runtime:
-        demo = await seed(runtime.sessions, options.campaigns, options.recipients)
+    async with bootstrap(settings) as runtime, _ses_feedback(runtime, feedback_topic_arn):
+        demo = await seed(
+            runtime.sessions, options.campaigns, options.recipients, feedback=settings.on_emulator
+        )
         console.print(f"[bold]Seeded[/] {len(demo)} campaigns, due now\n")
         started = time.monotonic()
         approved = 0
@@ -150,8 +157,47 @@ async def _drive(
                     console.print(f"[red]Timed out after {options.timeout:.0f}s[/]")
                     return 1
                 await asyncio.sleep(1.0)
+        await _feedback_settled(runtime)
         console.print(await report.summary(runtime, demo, settings))
+        console.print(await report.suppressions(runtime))
         return 0
+
+
+@contextlib.asynccontextmanager
+async def _ses_feedback(runtime: Runtime, topic_arn: str) -> AsyncIterator[None]:
+    """On an emulator, SES's event publishing played by the stand-in (it has none)."""
+    if not runtime.settings.on_emulator:
+        yield
+        return
+    simulator = FeedbackSimulator(runtime.settings.aws_endpoint_url or "", runtime.sns, topic_arn)
+    stop = asyncio.Event()
+    task = asyncio.create_task(simulator.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+
+
+async def _feedback_settled(runtime: Runtime, within: float = 20.0) -> None:
+    """The cycle is over when the last email is recorded; SES's word on it comes just after."""
+    spec = TOPOLOGY.queue(FEEDBACK_QUEUE)
+    url = await runtime.queue_url(spec)
+    deadline = time.monotonic() + within
+    await asyncio.sleep(2 * 0.5)  # the simulator's next round publishes the last emails' fate
+    while time.monotonic() < deadline:
+        attributes = (
+            await runtime.sqs.get_queue_attributes(
+                QueueUrl=url,
+                AttributeNames=[
+                    "ApproximateNumberOfMessages",
+                    "ApproximateNumberOfMessagesNotVisible",
+                ],
+            )
+        )["Attributes"]
+        if set(attributes.values()) == {"0"}:
+            return
+        await asyncio.sleep(0.5)
 
 
 async def _approve_waiting(runtime: Runtime, console: Console) -> int:

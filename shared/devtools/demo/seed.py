@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.adapters.db.models import Campaign, Recipient
+from shared.devtools.ses_feedback import BOUNCE_ADDRESS, COMPLAINT_ADDRESS
 from shared.domain.clock import utcnow_naive
 
 AREAS = (
@@ -53,8 +54,11 @@ async def seed(
     seed_value: int = 7,
     kinds: Callable[[int, int], str] | None = None,
     due: datetime | None = None,
+    feedback: bool = False,
 ) -> list[DemoCampaign]:
-    """`kinds` chooses each campaign's kind (default `kind_of`); `due` its first send date."""
+    """`kinds` chooses each campaign's kind (default `kind_of`); `due` its first send date;
+    `feedback` adds SES's bounce and complaint simulator addresses to the first campaign, so
+    the feedback service has something to suppress."""
     rng = random.Random(seed_value)
     due = due or (now or utcnow_naive()) - timedelta(seconds=1)
     created: list[tuple[Campaign, str]] = []
@@ -88,6 +92,11 @@ async def seed(
                 )
                 for n, owner in enumerate(owners)
             ]
+            if feedback and index == 0:
+                campaign.recipients += [
+                    Recipient(email=BOUNCE_ADDRESS, name="Bounce (SES simulator)"),
+                    Recipient(email=COMPLAINT_ADDRESS, name="Complaint (SES simulator)"),
+                ]
             session.add(campaign)
             created.append((campaign, kind))
         await session.commit()
