@@ -263,9 +263,13 @@ def _same_destination(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
 
 
 def _unsupported(exc: ClientError) -> bool:
-    """An emulator without the API (LocalStack has no SES v2)."""
-    code = str(exc.response.get("Error", {}).get("Code", ""))
+    """SES v2 refused in a way v1 may not be: an emulator without the API (LocalStack), or one
+    that signs it differently (moto with IAM enforced answers SignatureDoesNotMatch)."""
+    error = exc.response.get("Error", {})
+    code, message = str(error.get("Code", "")), str(error.get("Message", ""))
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if "SignatureDoesNotMatch" in (code, message) or "<Code>SignatureDoesNotMatch<" in message:
+        return True  # moto answers a REST API's error in query XML, which botocore cannot read
     return code in ("InternalFailure", "NotImplemented", "UnknownOperationException") or (
         status in (404, 501) and code != "NotFoundException"
     )

@@ -22,6 +22,7 @@ import boto3
 
 from infra import iam
 from infra.cloudformation import render
+from shared.adapters.topology import TOPOLOGY
 
 REAL = {
     "AWS::SQS::Queue",
@@ -117,7 +118,7 @@ def test_the_whole_stack_deploys_and_each_service_gets_its_task_role_and_logs(
 
     sqs = boto3.client("sqs", **kw)
     queues = [u for u in sqs.list_queues(QueueNamePrefix=f"{env}-dripr-")["QueueUrls"]]
-    assert len(queues) == 16
+    assert len(queues) == 2 * len(TOPOLOGY.queues)
     for url in queues:
         if url.endswith("-dlq"):
             continue
@@ -153,7 +154,7 @@ def test_the_whole_stack_deploys_and_each_service_gets_its_task_role_and_logs(
         assert found["retentionInDays"] == 30
 
     services = ecs.list_services(cluster=cluster)["serviceArns"]
-    assert len(services) == 7
+    assert len(services) == len(iam.services())
     migrate = ecs.describe_task_definition(taskDefinition=f"{env}-dripr-migrate")["taskDefinition"]
     assert migrate["containerDefinitions"][0]["entryPoint"] == ["dripr"]
     assert migrate["containerDefinitions"][0]["command"] == ["migrate"]
