@@ -96,6 +96,7 @@ async def record(uow: SqlUnitOfWork, event: SesFeedback, policy: FeedbackPolicy)
 
 async def _settle(uow: SqlUnitOfWork, delivery: Delivery, message_id: str) -> None:
     """SES accepted this delivery: SENT, whatever a dead sender left it as."""
+    was = delivery.status
     settled = await uow.session.execute(
         update(Delivery)
         .where(
@@ -113,7 +114,7 @@ async def _settle(uow: SqlUnitOfWork, delivery: Delivery, message_id: str) -> No
         )
     )
     if affected(settled) and delivery.send_id is not None:
-        log.info("feedback.claim_settled", delivery_id=delivery.id, was=delivery.status.value)
+        log.info("feedback.claim_settled", delivery_id=delivery.id, was=was.value)
         send = await _locked_send(uow.session, delivery.send_id)
         sends.write_counts(send, await sends.counts(uow.session, send.id))
 
