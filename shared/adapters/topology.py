@@ -36,6 +36,10 @@ class QueueSpec:
     max_receive_count: int = 5
     feed: str = "status-change"
     """The topic the queue is subscribed to: the STATUS_CHANGE topic or SES's feedback topic."""
+    pausable: bool = True
+    """Whether a paused pipeline holds the consumer. SES's feedback is not: recording what SES
+    says about mail already sent is no work against a failing dependency, and it settles
+    crash-cut claims before the sender resumes."""
     retention_seconds: int = 4 * 24 * 3600
     dlq_retention_seconds: int = 14 * 24 * 3600
 
@@ -88,7 +92,7 @@ TOPOLOGY = Topology(
         QueueSpec("email-creation", "email_creation", (S.READY_TO_CREATE_EMAIL,), 120),
         QueueSpec(SENDER_QUEUE, "email_sender", (S.READY_TO_SEND_EMAIL,), 300, (D.SES,)),
         # SES's notifications about the mail sent: settle claims, suppress, guard the send.
-        QueueSpec(FEEDBACK_QUEUE, "feedback", (), 60, feed=FEEDBACK_TOPIC),
+        QueueSpec(FEEDBACK_QUEUE, "feedback", (), 60, feed=FEEDBACK_TOPIC, pausable=False),
     ),
 )
 """Queue name → its spec; the names are the logical ones, `Names` adds the environment prefix."""

@@ -98,7 +98,7 @@ class Runtime:
             unit_of_work=self.unit_of_work,
             options=ConsumerOptions(**(defaults | options)),
             on_give_up=on_give_up,
-            gate=PauseGate(self.sessions, spec.depends_on).held,
+            gate=PauseGate(self.sessions, spec.depends_on).held if spec.pausable else None,
         )
 
     async def step_consumer(self, spec: QueueSpec, step: Step) -> Consumer[SqlUnitOfWork]:

@@ -36,7 +36,7 @@ from shared.domain.sends import Guard
 from shared.domain.statuses import CampaignStatus, SendStatus, SubStatus
 from shared.domain.statuses import DeliveryStatus as D
 from shared.domain.transitions import DATA_STEPS, Trigger
-from shared.service_layer import sends
+from shared.service_layer import pausing, sends
 from shared.service_layer.feedback import FeedbackPolicy
 from shared.service_layer.transitions import fire
 from tests.factories import history, ready_to_create, set_ready
@@ -403,3 +403,19 @@ async def test_the_simulator_reports_each_email_s_fate_in_ses_s_format(
         COMPLAINT_ADDRESS: SuppressionReason.COMPLAINT,
     }
     assert {d.status for d in (await deliveries(runtime, send.id)).values()} == {D.SENT}
+
+
+async def test_feedback_keeps_flowing_while_the_pipeline_is_paused(
+    runtime: Runtime, topology: Report, ses: Any
+) -> None:
+    send = await send_to(runtime, topology, ses, "gone@example.com")
+    gone = (await deliveries(runtime, send.id))["gone@example.com"]
+    async with runtime.sessions() as session:
+        await pausing.pause(session, "circuit breaker ses opened: test", by="breaker:ses")
+        await session.commit()
+
+    async with feedback_consumer(runtime):
+        await publish(runtime, topology, ses_event("Bounce", "-", gone.email, tags=tagged(gone)))
+        await eventually(lambda: _has(runtime, Suppression, 1))
+
+    assert await suppressed(runtime) == {"gone@example.com": SuppressionReason.BOUNCE}
