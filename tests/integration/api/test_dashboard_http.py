@@ -196,6 +196,7 @@ async def test_suppressions_are_shown_and_lifted_from_the_dashboard(
     after = (await browser.get("/ui/suppressions")).text
     history = (await browser.get("/ui/suppressions?lifted=true")).text
     send_page = (await browser.get(f"/ui/sends/{send_id}")).text
+    campaign_page = (await browser.get(f"/ui/campaigns/{delivery.campaign_id}")).text
 
     assert listed.status_code == 200 and email in listed.text and "550 no such user" in listed.text
     assert forged.status_code == 403
@@ -203,3 +204,4 @@ async def test_suppressions_are_shown_and_lifted_from_the_dashboard(
     assert f"{email} is no longer suppressed" in after and "Nothing here." in after
     assert email in history and "olivia" in history
     assert 'id="count-bounced">0' in send_page
+    assert "All cycles: 0 sent, 0 bounced, 0 complaint(s)." in campaign_page
