@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.adapters.db.models import Delivery, FeedbackRecord, Send, Suppression
+from shared.adapters.db.models import Delivery, FeedbackRecord, Suppression
 from shared.adapters.db.rows import affected
 from shared.adapters.db.uow import SqlUnitOfWork
 from shared.domain.clock import utcnow_naive
@@ -115,7 +115,7 @@ async def _settle(uow: SqlUnitOfWork, delivery: Delivery, message_id: str) -> No
     )
     if affected(settled) and delivery.send_id is not None:
         log.info("feedback.claim_settled", delivery_id=delivery.id, was=was.value)
-        send = await _locked_send(uow.session, delivery.send_id)
+        send = await sends.locked(uow.session, delivery.send_id)
         sends.write_counts(send, await sends.counts(uow.session, send.id))
 
 
@@ -192,7 +192,7 @@ async def _count_against_send(
 ) -> None:
     """Count one bounced or complained recipient against its send; the guard pauses a running
     send whose rate is over its threshold, once: after a resume the operator has decided."""
-    send = await _locked_send(uow.session, send_id)
+    send = await sends.locked(uow.session, send_id)
     if kind is FeedbackKind.COMPLAINT:
         send.complained_count += 1
     else:
@@ -202,14 +202,3 @@ async def _count_against_send(
         send.guard_paused_at = utcnow_naive()
         await sends.pause_locked(uow, send, GUARD_ACTOR, reason)
         log.warning("feedback.send_paused", send_id=send.id, reason=reason)
-
-
-async def _locked_send(session: AsyncSession, send_id: int) -> Send:
-    send = await session.scalar(
-        select(Send)
-        .where(Send.id == send_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    assert send is not None  # deliveries cascade with their send
-    return send

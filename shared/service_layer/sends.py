@@ -143,7 +143,8 @@ async def end(uow: SqlUnitOfWork, send: Send, status: SendStatus, reason: str | 
     await record_step(uow, send.campaign_id, send.cycle, "send_status")
 
 
-async def _locked(session: AsyncSession, send_id: int) -> Send:
+async def locked(session: AsyncSession, send_id: int) -> Send:
+    """The send, its row locked for the caller's transaction, read afresh."""
     send = await session.scalar(
         select(Send)
         .where(Send.id == send_id)
@@ -172,7 +173,7 @@ def _audit(uow: SqlUnitOfWork, send: Send, actor: str, action: str) -> None:
 
 async def pause(uow: SqlUnitOfWork, send_id: int, actor: str = "operator") -> SendProgress:
     async with uow:
-        send = await _locked(uow.session, send_id)
+        send = await locked(uow.session, send_id)
         if send.status is not SendStatus.RUNNING:
             raise SendStateError(f"send {send_id} is {send.status.value}: only RUNNING can pause")
         await pause_locked(uow, send, actor, f"paused by {actor}")
@@ -190,7 +191,7 @@ async def pause_locked(uow: SqlUnitOfWork, send: Send, actor: str, reason: str) 
 async def resume(uow: SqlUnitOfWork, send_id: int, actor: str = "operator") -> SendProgress:
     """Continue where it stopped: queue the next batch at once (a stale one is dropped)."""
     async with uow:
-        send = await _locked(uow.session, send_id)
+        send = await locked(uow.session, send_id)
         if send.status is not SendStatus.PAUSED:
             raise SendStateError(f"send {send_id} is {send.status.value}: only PAUSED can resume")
         send.status, send.status_reason = SendStatus.RUNNING, None
@@ -203,7 +204,7 @@ async def resume(uow: SqlUnitOfWork, send_id: int, actor: str = "operator") -> S
 async def cancel(uow: SqlUnitOfWork, send_id: int, actor: str = "operator") -> SendProgress:
     """Stop for good. Remaining recipients stay PENDING for audit; the campaign's cycle ends."""
     async with uow:
-        send = await _locked(uow.session, send_id)
+        send = await locked(uow.session, send_id)
         if send.status not in (SendStatus.RUNNING, SendStatus.PAUSED):
             raise SendStateError(f"send {send_id} is {send.status.value}: nothing to cancel")
         write_counts(send, await counts(uow.session, send_id))
@@ -217,7 +218,7 @@ async def change_controls(
     uow: SqlUnitOfWork, send_id: int, changes: ControlChanges, actor: str = "operator"
 ) -> SendProgress:
     async with uow:
-        send = await _locked(uow.session, send_id)
+        send = await locked(uow.session, send_id)
         if send.status in (SendStatus.CANCELLED, SendStatus.COMPLETED):
             raise SendStateError(f"send {send_id} is {send.status.value}: controls are final")
         for name, value in changes.model_dump(exclude_none=True).items():

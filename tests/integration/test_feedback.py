@@ -104,6 +104,17 @@ async def run_send(
     await handle_ready(
         ready, runtime.unit_of_work("email-sender", ready.event_id), controls=ALL_AT_ONCE
     )
+    await run_queued_batch(runtime, topology, ses)
+    async with runtime.sessions() as session:
+        send = await session.scalar(
+            select(Send).where(Send.campaign_id == campaign_id, Send.cycle == created.cycle)
+        )
+    assert send is not None
+    return send
+
+
+async def run_queued_batch(runtime: Runtime, topology: Report, ses: Any) -> None:
+    """The one SEND_BATCH waiting on the sender's queue, handled through the emulator's SES."""
     messages = await receive_all(runtime.sqs, topology.queue_urls["email-sender"], rounds=5)
     (batch,) = [
         SendBatch.model_validate_json(m["Body"])
@@ -117,12 +128,6 @@ async def run_send(
         mailer=SesMailer(ses, runtime.settings.sender_email),
         config=CONFIG,
     )
-    async with runtime.sessions() as session:
-        send = await session.scalar(
-            select(Send).where(Send.campaign_id == campaign_id, Send.cycle == created.cycle)
-        )
-    assert send is not None
-    return send
 
 
 async def deliveries(runtime: Runtime, send_id: int) -> dict[str, Delivery]:
@@ -299,19 +304,7 @@ async def test_a_cut_claim_becomes_sent_by_its_send_event_and_is_not_resent(
 
     settled = (await deliveries(runtime, cut.send_id or 0))[cut.email]
     assert (settled.status, settled.provider_message_id) == (D.SENT, "ses-id-1")
-    messages = await receive_all(runtime.sqs, topology.queue_urls["email-sender"], rounds=5)
-    (batch,) = [
-        SendBatch.model_validate_json(m["Body"])
-        for m in messages
-        if json.loads(m["Body"])["event_type"] == "SEND_BATCH"
-    ]
-    await handle_batch(
-        batch,
-        runtime.unit_of_work("email-sender", batch.event_id),
-        sessions=runtime.sessions,
-        mailer=SesMailer(ses, runtime.settings.sender_email),
-        config=CONFIG,
-    )
+    await run_queued_batch(runtime, topology, ses)
     mailed = [
         a
         for m in moto_sent_emails(runtime.settings.aws_endpoint_url or "")

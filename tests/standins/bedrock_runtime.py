@@ -16,6 +16,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.standins.server import serving
+
 
 def default_reply(user_prompt: str) -> str:
     """Deterministic, and shows which prompt it answered."""
@@ -107,14 +109,6 @@ async def bedrock_standin() -> AsyncIterator[BedrockStandin]:
     app = web.Application()
     # `.+` so inference-profile ARNs (whose "/" botocore sends as %2F) still match.
     app.router.add_post("/model/{model_id:.+}/converse", standin._converse)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        standin.url = f"http://{host}:{port}"
+    async with serving(app, before_shutdown=standin._closing.set) as url:
+        standin.url = url
         yield standin
-    finally:
-        standin._closing.set()
-        await runner.cleanup()

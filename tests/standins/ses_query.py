@@ -20,6 +20,8 @@ from uuid import uuid4
 
 from aiohttp import web
 
+from tests.standins.server import serving
+
 NS = "http://ses.amazonaws.com/doc/2010-12-01/"
 
 
@@ -106,14 +108,6 @@ async def ses_standin() -> AsyncIterator[SesStandin]:
     standin = SesStandin()
     app = web.Application()
     app.router.add_post("/", standin._handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        standin.url = f"http://{host}:{port}"
+    async with serving(app, before_shutdown=standin._closing.set) as url:
+        standin.url = url
         yield standin
-    finally:
-        standin._closing.set()
-        await runner.cleanup()

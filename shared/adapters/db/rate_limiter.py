@@ -90,7 +90,11 @@ class SharedRateLimiter:
             if affected(taken) == 1:
                 await session.commit()
                 return None
-            next_at = await session.scalar(select(row.next_at).where(row.name == self._name))
+            # A locking read: it sees the slot the winner just committed, where MySQL's plain
+            # read could answer from an older snapshot (seen: 0.0 for four of six replicas).
+            next_at = await session.scalar(
+                select(row.next_at).where(row.name == self._name).with_for_update()
+            )
             await session.commit()
         return float(next_at if next_at is not None else now)
 

@@ -9,16 +9,10 @@ import sys
 from pathlib import Path
 
 from shared.config import Settings
+from shared.entrypoints.runner import SERVICES
 
-PIPELINE = (
-    "scheduler",
-    "data_fetcher",
-    "intro",
-    "home_report",
-    "email_creation",
-    "email_sender",
-    "feedback",
-)
+PIPELINE = tuple(name for name in SERVICES if name != "control_api")
+"""Every service but the operators' API: what runs the campaigns."""
 
 
 def service_environment(settings: Settings, **extra: str) -> dict[str, str]:
