@@ -144,10 +144,10 @@ class Settings(BaseSettings):
     send_rate_cap: float | None = Field(
         None, gt=0, le=10_000, description="emails/s for the whole account, every sender together"
     )
-    send_rate_from_quota: bool = Field(
-        True,
-        description="also keep under SES's MaxSendRate, read at start and refreshed "
-        "(not on an emulator: moto reports 1/s)",
+    send_rate_from_quota: bool | None = Field(
+        None,
+        description="also keep under SES's MaxSendRate, read at start and refreshed; "
+        "unset: yes against AWS, no on an emulator (moto reports 1/s)",
     )
     send_quota_refresh_seconds: float = Field(300.0, gt=0)
     send_rate_headroom: float = Field(

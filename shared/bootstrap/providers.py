@@ -99,13 +99,15 @@ async def open_rate_limiter(runtime: Runtime) -> SharedRateLimiter:
     """The account's sending rate, shared by every sender: the configured cap, and SES's own
     MaxSendRate (read now and every `send_quota_refresh_seconds`) where that is lower.
 
-    Not read on an emulator, whose quota is made up (moto: 1 email/s); the cap alone applies.
+    Unless told otherwise, not read on an emulator, whose quota is made up (moto: 1 email/s);
+    the cap alone applies there.
     """
     settings = runtime.settings
     limiter = SharedRateLimiter(
         runtime.sessions, settings.send_rate_cap, headroom=settings.send_rate_headroom
     )
-    if not settings.send_rate_from_quota or settings.on_emulator:
+    from_quota = settings.send_rate_from_quota
+    if from_quota is False or (from_quota is None and settings.on_emulator):
         return limiter
     ses = await runtime.stack.enter_async_context(async_client(runtime.aws, "ses", settings))
 

@@ -10,11 +10,14 @@ import pytest
 from aiobotocore.session import AioSession
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from infra.provision import Report
 from services.email_sender.delivery import SendConfig, _send_within_rate
 from shared.adapters.aws import async_client
 from shared.adapters.db.models import CircuitBreakerRow, RateLimitRow
 from shared.adapters.db.rate_limiter import SES_SENDING, SharedRateLimiter
 from shared.adapters.providers.mailer import OutgoingEmail, SesMailer, max_send_rate
+from shared.bootstrap import bootstrap
+from shared.bootstrap.providers import open_rate_limiter
 from shared.config import Settings
 from shared.domain.dependencies import Dependency
 from shared.domain.errors import Throttled
@@ -73,3 +76,23 @@ async def test_ses_throttling_slows_everyone_and_counts_against_no_breaker(
         row = await session.get(RateLimitRow, SES_SENDING)
     assert breaker is None or (breaker.failures, breaker.state.value) == (0, "CLOSED")
     assert row is not None and row.per_second == 100.0
+
+
+async def test_the_rate_is_the_lower_of_the_cap_and_ses_s_quota_read_at_start(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    topology: Report,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async with ses_standin() as standin:
+        standin.max_send_rate = 14.0
+        told = settings.model_copy(update={"send_rate_from_quota": True})
+        with monkeypatch.context() as patched:
+            patched.setenv("AWS_ENDPOINT_URL_SES", standin.url)
+            for cap, expected in ((None, 14.0), (50.0, 14.0), (5.0, 5.0)):
+                configured = told.model_copy(update={"send_rate_cap": cap})
+                async with bootstrap(configured) as runtime:
+                    limiter = await open_rate_limiter(runtime)
+                assert limiter.per_second == expected, cap
+        async with bootstrap(settings.model_copy(update={"send_rate_cap": 5.0})) as runtime:
+            assert (await open_rate_limiter(runtime)).per_second == 5.0  # emulator: cap alone
