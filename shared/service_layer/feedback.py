@@ -44,10 +44,14 @@ class UnmatchedFeedback(Exception):
 
 
 async def find_delivery(session: AsyncSession, event: SesFeedback) -> Delivery:
-    """The delivery a notification is about: by its `delivery` tag, else by SES message id."""
+    """The delivery a notification is about: by its `delivery` tag (if the recipient is that
+    delivery's: a tag is only a number), else by SES message id."""
     delivery = None
     if event.delivery_id is not None:
         delivery = await session.get(Delivery, event.delivery_id)
+        named = {normalise(a) for a in event.recipients}
+        if delivery is not None and normalise(delivery.email) not in named:
+            delivery = None
     if delivery is None:
         delivery = await session.scalar(
             select(Delivery).where(Delivery.provider_message_id == event.ses_message_id).limit(1)

@@ -235,6 +235,10 @@ async def test_duplicates_change_nothing_and_unknown_or_malformed_go_to_the_dlq(
             QueueUrl=topology.queue_urls[FEEDBACK_QUEUE], MessageBody='{"eventType": "Bounce"}'
         )
         await publish(runtime, topology, ses_event("Bounce", "no-such-message", "who@x.io"))
+        # a tag that names our delivery, on a notification about someone else: not ours
+        await publish(
+            runtime, topology, ses_event("Bounce", "other", "who@x.io", tags=tagged(gone))
+        )
         await drained(runtime, topology)
 
     async with runtime.sessions() as session:
@@ -246,6 +250,7 @@ async def test_duplicates_change_nothing_and_unknown_or_malformed_go_to_the_dlq(
     assert reasons == [
         "not a dripr event: no 'event_type'",
         "rejected: no delivery has SES message id 'no-such-message'",
+        f"rejected: no delivery has SES message id 'other' or delivery tag {gone.id}",
     ]
 
 
