@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    api_max_body_bytes: int = Field(
+        2 * 1024 * 1024,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="larger request bodies are refused (413) before they are read",
+    )
 
     breaker_ignore: str = Field(
         "",

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import structlog
 import uvicorn
 from fastapi import FastAPI
 
 from services.control_api import dashboard, errors
+from services.control_api.dashboard.session import Signer, signed_in
+from services.control_api.gatekeeper import Gatekeeper
 from services.control_api.routes import (
     campaigns,
     public,
@@ -48,6 +51,12 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     )
     token = settings.api_token.get_secret_value()
     app.state.api_token = token
+    app.add_middleware(
+        Gatekeeper,
+        api_token=token,
+        max_body_bytes=settings.api_max_body_bytes,
+        has_session=partial(signed_in, Signer(token)),
+    )
     errors.install(app)
     for module in (campaigns, sends, suppressions, queues, queue_management, public):
         app.include_router(module.router)

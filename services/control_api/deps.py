@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request
 
+from services.control_api.gatekeeper import bearer_ok
 from shared.bootstrap import Runtime
 
 
@@ -20,10 +20,9 @@ def operator(
     authorization: Annotated[str | None, Header()] = None,
     x_operator: Annotated[str | None, Header(max_length=120)] = None,
 ) -> str:
-    """The bearer token, compared in constant time; X-Operator names who acts, for the audit."""
-    expected: str = request.app.state.api_token
-    scheme, _, token = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.encode(), expected.encode()):
+    """The bearer token (the gatekeeper has checked it before any body was read; checked again
+    here, where the route declares it); X-Operator names who acts, for the audit."""
+    if not bearer_ok(authorization, request.app.state.api_token):
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )

@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.datastructures import Headers
+from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
 
 COOKIE = "dripr_session"
@@ -87,6 +88,15 @@ def read(signer: Signer, request: Request) -> Session | None:
         return None
     operator = value.get("op")
     return Session(value["csrf"], operator if isinstance(operator, str) else None, issued)
+
+
+def signed_in(signer: Signer, headers: Headers) -> bool:
+    """Whether a request's cookies hold a signed, unexpired, signed-in session: asked before its
+    body is read (services/control_api/gatekeeper.py)."""
+    value = signer.loads(COOKIE, cookie_parser(headers.get("cookie", "")).get(COOKIE))
+    if value is None or not isinstance(value.get("op"), str):
+        return False
+    return time.time() - float(value.get("iat", 0)) <= MAX_AGE
 
 
 def write(signer: Signer, request: Request, response: Response, session: Session) -> None:
