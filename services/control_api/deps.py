@@ -8,6 +8,7 @@ from fastapi import Depends, Header, HTTPException, Query, Request
 
 from services.control_api.gatekeeper import bearer_ok
 from shared.bootstrap import Runtime
+from shared.domain.operators import from_header
 
 
 def runtime(request: Request) -> Runtime:
@@ -18,7 +19,10 @@ def runtime(request: Request) -> Runtime:
 def operator(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
-    x_operator: Annotated[str | None, Header(max_length=120)] = None,
+    x_operator: Annotated[
+        str | None,
+        Header(max_length=1200, description="who acts; UTF-8, percent-encoded (RFC 3986)"),
+    ] = None,
 ) -> str:
     """The bearer token (the gatekeeper has checked it before any body was read; checked again
     here, where the route declares it); X-Operator names who acts, for the audit."""
@@ -26,7 +30,7 @@ def operator(
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
-    return x_operator or "operator"
+    return (from_header(x_operator) if x_operator else "") or "operator"
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from shared.domain.errors import DriprError
+from shared.domain.operators import to_header
 
 
 class ApiCallError(DriprError):
@@ -21,7 +22,7 @@ class ApiClient:
     def __init__(self, base_url: str, token: str | None, actor: str | None = None) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if actor:
-            headers["X-Operator"] = actor
+            headers["X-Operator"] = to_header(actor)
         self._http = httpx.Client(base_url=base_url.rstrip("/"), headers=headers, timeout=60)
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from shared.domain.errors import DriprError
+from shared.domain.operators import to_header
 
 
 class Refused(DriprError):
@@ -28,7 +29,7 @@ class Api:
         self._http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app),
             base_url="http://dashboard.internal",
-            headers={"Authorization": f"Bearer {token}", "X-Operator": operator},
+            headers={"Authorization": f"Bearer {token}", "X-Operator": to_header(operator)},
             timeout=60,
         )
 

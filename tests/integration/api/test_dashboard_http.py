@@ -205,3 +205,22 @@ async def test_suppressions_are_shown_and_lifted_from_the_dashboard(
     assert email in history and "olivia" in history
     assert 'id="count-bounced">0' in send_page
     assert "All cycles: 0 sent, 0 bounced, 0 complaint(s)." in campaign_page
+
+
+async def test_an_operator_named_in_any_script_signs_in_acts_and_is_audited_by_name(
+    browser: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    send_id = await make_send(runtime)
+    name = "José Ñúñez 王"
+    csrf = await sign_in(browser, name)
+
+    pages = [await browser.get(path) for path in ("/ui", "/ui/campaigns", f"/ui/sends/{send_id}")]
+    paused = await browser.post(f"/ui/sends/{send_id}/pause", data={"csrf_token": csrf})
+    out = await browser.post("/ui/logout", data={"csrf_token": csrf})
+
+    assert [p.status_code for p in pages] == [200, 200, 200]
+    assert name in pages[0].text
+    assert paused.status_code == 303 and out.status_code == 303
+    async with runtime.sessions() as session:
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "pause_send"))
+    assert entry is not None and entry.actor == name

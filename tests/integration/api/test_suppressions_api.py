@@ -8,8 +8,10 @@ from sqlalchemy import select, update
 from shared.adapters.db.models import AuditEntry, Delivery, Send, Suppression
 from shared.bootstrap import Runtime
 from shared.domain.feedback import SuppressionReason
+from shared.domain.operators import to_header
 from shared.service_layer.feedback import suppress
 from tests.factories import make_send
+from tests.integration.api.conftest import TOKEN
 
 
 async def _suppress(runtime: Runtime, send_id: int, reason: SuppressionReason) -> str:
@@ -91,3 +93,18 @@ async def test_send_progress_and_the_campaign_show_bounce_and_complaint_rates(
         "bounce_rate": 0.25,
         "complaint_rate": 0.25,
     }
+
+
+async def test_an_operator_name_in_any_script_travels_percent_encoded_to_the_audit_log(
+    api_url: str, runtime: Runtime
+) -> None:
+    send_id = await make_send(runtime)
+    headers = {"Authorization": f"Bearer {TOKEN}", "X-Operator": to_header("José 王")}
+
+    async with httpx.AsyncClient(base_url=api_url, headers=headers) as client:
+        paused = await client.post(f"/api/v1/sends/{send_id}/pause")
+
+    assert headers["X-Operator"] == "Jos%C3%A9 %E7%8E%8B" and paused.status_code == 200
+    async with runtime.sessions() as session:
+        entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "pause_send"))
+    assert entry is not None and entry.actor == "José 王"
