@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Query, Request
+from fastapi import Depends, Header, HTTPException, Path, Query, Request
 
 from services.control_api.gatekeeper import bearer_ok
 from shared.bootstrap import Runtime
@@ -32,6 +32,12 @@ def operator(
         )
     return (from_header(x_operator) if x_operator else "") or "operator"
 
+
+MAX_ID = 2**63 - 1
+"""The largest id either database stores (MySQL BIGINT, SQLite INTEGER): beyond it, 422."""
+CampaignId = Annotated[int, Path(ge=1, le=MAX_ID, description="a campaign's id")]
+SendId = Annotated[int, Path(ge=1, le=MAX_ID, description="a send's id")]
+Cycle = Annotated[int | None, Query(ge=0, le=2**31 - 1, description="a campaign cycle")]
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 Operator = Annotated[str, Depends(operator)]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.control_api.deps import MAX_ID
 from shared.consumer.redrive import DeadLetter
+from shared.domain.addresses import collation_key
 from shared.domain.statuses import CampaignStatus, SubStatus
 from shared.views.sends import Deliverability, SendProgress
 
@@ -39,8 +41,15 @@ class CampaignIn(BaseModel):
     def _address_unless_no_address(self) -> CampaignIn:
         if not self.no_address_newsletter and not self.address:
             raise ValueError("address is required unless no_address_newsletter is true")
-        if len({r.email.lower() for r in self.recipients}) != len(self.recipients):
-            raise ValueError("recipients contain the same email twice")
+        keys = [collation_key(r.email) for r in self.recipients]
+        if len(set(keys)) != len(keys):
+            twice = sorted(
+                {r.email for r, k in zip(self.recipients, keys, strict=True) if keys.count(k) > 1}
+            )
+            raise ValueError(
+                "recipients contain the same email twice, as the database compares them "
+                f"(case and accents aside): {', '.join(twice[:6])}"
+            )
         return self
 
 
@@ -119,10 +128,15 @@ class CampaignCounts(BaseModel):
     by_sub_status: dict[str, dict[SubStatus, int]]
 
 
+CampaignIdItem = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    campaign_ids: list[int] = Field(min_length=1, max_length=1000)
+    campaign_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=1000
+    )
 
 
 class Refusal(BaseModel):
@@ -141,7 +155,7 @@ class BatchOut(BaseModel):
 class RedriveRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    campaign_id: int | None = None
+    campaign_id: int | None = Field(None, ge=1, le=MAX_ID)
     error_contains: str | None = Field(None, max_length=200)
     older_than_seconds: float | None = Field(None, ge=0)
     limit: int = Field(100, ge=1, le=1000)

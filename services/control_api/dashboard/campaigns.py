@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.control_api.dashboard.client import Refused
 from services.control_api.dashboard.web import ApiDep, redirect, render
+from services.control_api.deps import CampaignId
 from shared.domain.statuses import CampaignStatus, SubStatus
 from shared.domain.transitions import SUB_STATUS_COLUMNS
 
@@ -63,7 +64,7 @@ async def campaign_list(
 
 
 @router.get("/{campaign_id}", response_class=HTMLResponse)
-async def campaign_page(campaign_id: int, request: Request, api: ApiDep) -> Response:
+async def campaign_page(campaign_id: CampaignId, request: Request, api: ApiDep) -> Response:
     campaign = await api.get(f"/campaigns/{campaign_id}")
     actions = [
         (action, label)
@@ -75,7 +76,7 @@ async def campaign_page(campaign_id: int, request: Request, api: ApiDep) -> Resp
 
 @router.post("/{campaign_id}/actions/{action}")
 async def campaign_action(
-    campaign_id: int,
+    campaign_id: CampaignId,
     action: Literal["approve", "reject", "retry", "send_now"],
     request: Request,
     api: ApiDep,

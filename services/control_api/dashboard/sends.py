@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.control_api.dashboard.client import Api
 from services.control_api.dashboard.web import ApiDep, act, fragment, redirect, render
+from services.control_api.deps import SendId
 from shared.domain.statuses import DeliveryStatus
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 PAGE_SIZE = 25
 
 
-async def _recipients(api: Api, send_id: int, page: int, status: str | None) -> dict[str, Any]:
+async def _recipients(api: Api, send_id: SendId, page: int, status: str | None) -> dict[str, Any]:
     result = await api.get(
         f"/sends/{send_id}/recipients", page=page, page_size=PAGE_SIZE, status=status or None
     )
@@ -30,7 +31,7 @@ async def _recipients(api: Api, send_id: int, page: int, status: str | None) -> 
 
 @router.get("/sends/{send_id}", response_class=HTMLResponse)
 async def send_page(
-    send_id: int,
+    send_id: SendId,
     request: Request,
     api: ApiDep,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -50,13 +51,13 @@ async def send_page(
 
 
 @router.get("/parts/sends/{send_id}", response_class=HTMLResponse)
-async def send_part(send_id: int, request: Request, api: ApiDep) -> Response:
+async def send_part(send_id: SendId, request: Request, api: ApiDep) -> Response:
     return fragment(request, "_send.html", p=await api.get(f"/sends/{send_id}"))
 
 
 @router.get("/parts/sends/{send_id}/recipients", response_class=HTMLResponse)
 async def recipients_part(
-    send_id: int,
+    send_id: SendId,
     request: Request,
     api: ApiDep,
     page: Annotated[int, Query(ge=1)] = 1,
@@ -72,7 +73,7 @@ async def recipients_part(
 
 @router.post("/sends/{send_id}/controls")
 async def send_controls(
-    send_id: int,
+    send_id: SendId,
     request: Request,
     api: ApiDep,
     batch_size: Annotated[str, Form()] = "",
@@ -102,7 +103,7 @@ async def send_controls(
 
 @router.post("/sends/{send_id}/{action}")
 async def send_action(
-    send_id: int,
+    send_id: SendId,
     action: Literal["pause", "resume", "cancel"],
     request: Request,
     api: ApiDep,

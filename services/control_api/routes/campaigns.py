@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.control_api.deps import Operator, Page, RuntimeDep
+from services.control_api.deps import CampaignId, Operator, Page, RuntimeDep
 from services.control_api.errors import ApiError
 from services.control_api.schemas import (
     AuditOut,
@@ -81,7 +82,12 @@ async def create_campaign(body: CampaignIn, runtime: RuntimeDep, who: Operator) 
         campaign = Campaign(**values)
         campaign.recipients = [Recipient(email=r.email, name=r.name) for r in body.recipients]
         session.add(campaign)
-        await session.flush()
+        try:
+            await session.flush()
+        except IntegrityError as exc:  # a collation the check above does not know
+            raise ApiError(
+                409, "conflict", "two recipients are the same address to the database"
+            ) from exc
         audit.record(
             session,
             who,
@@ -126,7 +132,9 @@ async def campaign_counts(runtime: RuntimeDep, _: Operator) -> CampaignCounts:
 
 
 @router.get("/{campaign_id}")
-async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> CampaignDetail:
+async def show_campaign(
+    campaign_id: CampaignId, runtime: RuntimeDep, _: Operator
+) -> CampaignDetail:
     async with runtime.sessions() as session:
         campaign = await _get(session, campaign_id)
         out = await _out(session, campaign)
@@ -167,7 +175,7 @@ async def show_campaign(campaign_id: int, runtime: RuntimeDep, _: Operator) -> C
 
 @router.patch("/{campaign_id}")
 async def edit_campaign(
-    campaign_id: int, body: CampaignEdit, runtime: RuntimeDep, who: Operator
+    campaign_id: CampaignId, body: CampaignEdit, runtime: RuntimeDep, who: Operator
 ) -> CampaignOut:
     changes = body.model_dump(exclude_unset=True)
     if not changes:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.control_api.deps import Operator, Page, RuntimeDep
+from services.control_api.deps import CampaignId, Cycle, Operator, Page, RuntimeDep, SendId
 from services.control_api.errors import ApiError
 from shared.domain.statuses import DeliveryStatus
 from shared.service_layer import sends
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["sends"])
 
 @router.get("/campaigns/{campaign_id}/send")
 async def campaign_send(
-    campaign_id: int, runtime: RuntimeDep, _: Operator, cycle: int | None = None
+    campaign_id: CampaignId, runtime: RuntimeDep, _: Operator, cycle: Cycle = None
 ) -> send_views.SendProgress:
     async with runtime.sessions() as session:
         send = await sends.find(session, campaign_id, cycle)
@@ -27,14 +27,16 @@ async def campaign_send(
 
 
 @router.get("/sends/{send_id}")
-async def send_progress(send_id: int, runtime: RuntimeDep, _: Operator) -> send_views.SendProgress:
+async def send_progress(
+    send_id: SendId, runtime: RuntimeDep, _: Operator
+) -> send_views.SendProgress:
     async with runtime.sessions() as session:
         return await send_views.progress(session, send_id)
 
 
 @router.get("/sends/{send_id}/recipients")
 async def send_recipients(
-    send_id: int,
+    send_id: SendId,
     runtime: RuntimeDep,
     _: Operator,
     page: Page = 1,
@@ -48,23 +50,29 @@ async def send_recipients(
 
 
 @router.post("/sends/{send_id}/pause")
-async def pause_send(send_id: int, runtime: RuntimeDep, who: Operator) -> send_views.SendProgress:
+async def pause_send(
+    send_id: SendId, runtime: RuntimeDep, who: Operator
+) -> send_views.SendProgress:
     return await sends.pause(runtime.unit_of_work(), send_id, who)
 
 
 @router.post("/sends/{send_id}/resume")
-async def resume_send(send_id: int, runtime: RuntimeDep, who: Operator) -> send_views.SendProgress:
+async def resume_send(
+    send_id: SendId, runtime: RuntimeDep, who: Operator
+) -> send_views.SendProgress:
     return await sends.resume(runtime.unit_of_work(), send_id, who)
 
 
 @router.post("/sends/{send_id}/cancel")
-async def cancel_send(send_id: int, runtime: RuntimeDep, who: Operator) -> send_views.SendProgress:
+async def cancel_send(
+    send_id: SendId, runtime: RuntimeDep, who: Operator
+) -> send_views.SendProgress:
     return await sends.cancel(runtime.unit_of_work(), send_id, who)
 
 
 @router.patch("/sends/{send_id}/controls")
 async def send_controls(
-    send_id: int, body: sends.ControlChanges, runtime: RuntimeDep, who: Operator
+    send_id: SendId, body: sends.ControlChanges, runtime: RuntimeDep, who: Operator
 ) -> send_views.SendProgress:
     if not body.model_dump(exclude_none=True):
         raise ApiError(422, "invalid_request", "give batch_size, delay_ms or cooldown_seconds")

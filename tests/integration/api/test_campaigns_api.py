@@ -85,6 +85,9 @@ async def test_invalid_requests_get_a_4xx_with_a_message(
         ({**NEW, "cadence_days": 0}, "cadence_days"),
         ({**NEW, "surprise": 1}, "surprise: Extra inputs are not permitted"),
         ({**NEW, "recipients": [{"email": "a@b.example"}, {"email": "A@b.example"}]}, "twice"),
+        # one address to MySQL's case- and accent-insensitive unique key, two to Python
+        ({**NEW, "recipients": [{"email": "e@b.example"}, {"email": "é@b.example"}]}, "é@b"),
+        ({**NEW, "recipients": [{"email": "ｅ@b.example"}, {"email": "e@b.example"}]}, "twice"),
     ]
     for body, message in cases:
         response = await api.post("/api/v1/campaigns", json=body)
@@ -215,3 +218,21 @@ async def test_send_now_and_retry(api: httpx.AsyncClient, runtime: Runtime) -> N
     )
     bad = await api.post("/api/v1/campaigns/actions/explode", json={"campaign_ids": [later]})
     assert bad.status_code == 422
+
+
+async def test_a_collision_only_the_database_sees_is_a_409_not_a_500(
+    api: httpx.AsyncClient, is_mysql: bool
+) -> None:
+    # utf8mb4_general_ci holds ß and s equal; Unicode casefolding makes ß "ss".
+    body = {**NEW, "recipients": [{"email": "ß@b.example"}, {"email": "s@b.example"}]}
+
+    created = await api.post("/api/v1/campaigns", json=body)
+
+    if is_mysql:
+        assert created.status_code == 409, created.text
+        assert created.json() == {
+            "error": "conflict",
+            "message": "two recipients are the same address to the database",
+        }
+    else:
+        assert created.status_code == 201  # SQLite compares bytes: two addresses

@@ -191,3 +191,27 @@ async def test_readiness_reports_database_and_aws(api_url: str) -> None:
     assert response.status_code == 200
     assert response.json() == {"status": "ready", "database": "ok", "aws": "ok"}
     assert "/api/v1/campaigns/actions/{action}" in spec["paths"]
+
+
+async def test_ids_beyond_what_the_database_stores_are_refused_with_422(
+    api: httpx.AsyncClient,
+) -> None:
+    huge = 2**64
+    calls = [
+        api.get(f"/api/v1/campaigns/{huge}"),
+        api.patch(f"/api/v1/campaigns/{huge}", json={"name": "x"}),
+        api.get(f"/api/v1/campaigns/{huge}/send"),
+        api.get("/api/v1/campaigns/1/send", params={"cycle": huge}),
+        api.get(f"/api/v1/sends/{huge}"),
+        api.get(f"/api/v1/sends/{huge}/recipients"),
+        api.post(f"/api/v1/sends/{huge}/pause"),
+        api.post(f"/api/v1/sends/{huge}/resume"),
+        api.post(f"/api/v1/sends/{huge}/cancel"),
+        api.patch(f"/api/v1/sends/{huge}/controls", json={"batch_size": 2}),
+        api.post("/api/v1/campaigns/actions/approve", json={"campaign_ids": [huge]}),
+        api.post("/api/v1/queues/intro/dlq/redrive", json={"campaign_id": huge}),
+    ]
+    answers = [await call for call in calls]
+
+    assert [a.status_code for a in answers] == [422] * len(calls), [a.text for a in answers]
+    assert all(a.json()["error"] == "invalid_request" for a in answers)
