@@ -20,6 +20,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.dripr/dripr.db"
 DEV_UNSUBSCRIBE_SECRET = "dripr-dev-only-secret-change-me"
 DEV_POSTAL_ADDRESS = "dripr demo · 1 Example Street · Springfield, IL 62701"
 MIN_PRODUCTION_SECRET_BYTES = 32
+EXAMPLE_API_TOKENS = frozenset({"change-me-to-a-long-secret", "local-operator-token-change-me"})
+"""The tokens docs/ and the compose file show: fine on an emulator, refused against AWS."""
 EMULATOR_REGION = "us-east-1"
 """Emulators need some region; against AWS the standard chain (env, profile) chooses it."""
 
@@ -39,7 +41,12 @@ class UnsafeSettings(DriprError):
 class Settings(BaseSettings):
     """Standard names where a standard exists (DATABASE_URL, AWS_*), DRIPR_* for the rest."""
 
-    model_config = SettingsConfigDict(env_prefix="DRIPR_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="DRIPR_",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a too-short secret must not be printed in the error
+    )
 
     database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL", repr=False)
     database_password: SecretStr | None = Field(
@@ -225,7 +232,12 @@ class Settings(BaseSettings):
                 "sender's real postal address"
             )
         token = self.api_token.get_secret_value() if self.api_token else None
-        if token is not None and len(token) < MIN_PRODUCTION_SECRET_BYTES:
+        if token in EXAMPLE_API_TOKENS:
+            problems.append(
+                "DRIPR_API_TOKEN is an example from dripr's documentation; generate one "
+                "(`openssl rand -base64 48`)"
+            )
+        elif token is not None and len(token) < MIN_PRODUCTION_SECRET_BYTES:
             problems.append(
                 f"DRIPR_API_TOKEN has {len(token)} characters; it needs at least "
                 f"{MIN_PRODUCTION_SECRET_BYTES} against AWS"
@@ -243,7 +255,12 @@ class ClientSettings(BaseSettings):
     API, not by a length rule here.
     """
 
-    model_config = SettingsConfigDict(env_prefix="DRIPR_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="DRIPR_",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,  # a too-short secret must not be printed in the error
+    )
 
     api_url: str = "http://127.0.0.1:8000"
     api_token: str | None = Field(None, repr=False)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from pydantic import ValidationError
 
 from shared.adapters.aws import _client_kwargs
 from shared.config import DEV_POSTAL_ADDRESS, DEV_UNSUBSCRIBE_SECRET, Settings, UnsafeSettings
@@ -38,6 +39,8 @@ def test_well_configured_settings_run_against_aws() -> None:
         ({"public_base_url": "http://news.example.com"}, "must be https"),
         ({"api_token": "a" * 20}, "DRIPR_API_TOKEN has 20 characters"),
         ({"postal_address": DEV_POSTAL_ADDRESS}, "DRIPR_POSTAL_ADDRESS is the demo address"),
+        ({"api_token": "change-me-to-a-long-secret"}, "an example from dripr's documentation"),
+        ({"api_token": "local-operator-token-change-me"}, "an example from dripr's documentation"),
     ],
 )
 def test_an_unsafe_setting_is_refused_by_name_without_printing_it(
@@ -146,3 +149,11 @@ def test_a_service_s_own_endpoint_variable_wins_over_the_shared_one(
 
     assert _client_kwargs("ses", emulator)["endpoint_url"] == "http://127.0.0.1:7001"
     assert _client_kwargs("sqs", emulator)["endpoint_url"] == "http://127.0.0.1:5000"
+
+
+@pytest.mark.parametrize("field", ["api_token", "unsubscribe_secret"])
+def test_a_secret_too_short_to_accept_is_not_printed_in_the_error(field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(**{field: "hunter2"})
+
+    assert "hunter2" not in str(refused.value)

@@ -87,7 +87,7 @@ async def test_invalid_requests_get_a_4xx_with_a_message(
         ({**NEW, "recipients": [{"email": "a@b.example"}, {"email": "A@b.example"}]}, "twice"),
         # one address to MySQL's case- and accent-insensitive unique key, two to Python
         ({**NEW, "recipients": [{"email": "e@b.example"}, {"email": "é@b.example"}]}, "é@b"),
-        ({**NEW, "recipients": [{"email": "ｅ@b.example"}, {"email": "e@b.example"}]}, "twice"),
+        ({**NEW, "recipients": [{"email": "\uff45@b.example"}, {"email": "e@b.example"}]}, "twice"),
     ]
     for body, message in cases:
         response = await api.post("/api/v1/campaigns", json=body)
