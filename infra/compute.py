@@ -51,7 +51,13 @@ def _environment(service: str) -> list[dict[str, Any]]:
     if service in USES_BEDROCK:
         values |= {"DRIPR_LLM": "bedrock", "DRIPR_BEDROCK_MODEL_ID": {"Ref": "BedrockModelId"}}
     if service == "control_api":
-        values |= {"DRIPR_API_HOST": "0.0.0.0", "DRIPR_API_PORT": str(API_PORT)}
+        values |= {
+            "DRIPR_API_HOST": "0.0.0.0",
+            "DRIPR_API_PORT": str(API_PORT),
+            # behind the load balancer, which terminates TLS and alone reaches the task (its
+            # security group): believe its X-Forwarded-Proto, so cookies stay Secure
+            "DRIPR_API_FORWARDED_ALLOW_IPS": "*",
+        }
     return [{"Name": name, "Value": value} for name, value in sorted(values.items())]
 
 

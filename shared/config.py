@@ -115,6 +115,11 @@ class Settings(BaseSettings):
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(8000, ge=1, le=65535)
+    api_forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="proxies whose X-Forwarded-Proto/For are believed (a TLS-terminating load "
+        "balancer: its addresses, or * when only it can reach the API); cookies stay Secure",
+    )
     api_max_body_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,

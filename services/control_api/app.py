@@ -69,7 +69,13 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     settings = runtime.settings
     app = create_app(settings, runtime)
     config = uvicorn.Config(
-        app, host=settings.api_host, port=settings.api_port, log_config=None, lifespan="on"
+        app,
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        lifespan="on",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.api_forwarded_allow_ips,
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

@@ -47,15 +47,23 @@ def test_csrf_token_must_be_the_sessions_own() -> None:
 
 def test_sessions_are_anonymous_until_sign_in_and_expire() -> None:
     def request_with(session: Session) -> Request:
-        value = {"csrf": session.csrf, "op": session.operator, "iat": session.issued}
+        value = {
+            "csrf": session.csrf,
+            "op": session.operator,
+            "iat": session.issued,
+            "sid": session.sid,
+        }
         cookie = f"{COOKIE}={SIGNER.dumps(COOKIE, value)}"
         scope = {"type": "http", "headers": [(b"cookie", cookie.encode())]}
         return Request(scope)
 
-    fresh = read(SIGNER, request_with(new_session("olivia")))
+    fresh = read(SIGNER, request_with(new_session("olivia", sid="s1")))
     anonymous = read(SIGNER, request_with(new_session()))
-    stale = Session("abc", "olivia", time.time() - MAX_AGE - 1)
+    no_server_session = read(SIGNER, request_with(new_session("olivia")))
+    stale = Session("abc", "olivia", time.time() - MAX_AGE - 1, "s1")
 
     assert fresh is not None and fresh.signed_in and fresh.operator == "olivia"
+    assert fresh.sid == "s1"
     assert anonymous is not None and not anonymous.signed_in
+    assert no_server_session is not None and not no_server_session.signed_in
     assert read(SIGNER, request_with(stale)) is None

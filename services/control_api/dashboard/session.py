@@ -1,9 +1,11 @@
 """The dashboard's session: who signed in and their CSRF token, in one signed cookie.
 
-The cookie holds no secret: the operator's name, a random CSRF token and when it was issued,
-signed with HMAC-SHA256 under a key derived from the API token (so rotating the token signs
-everyone out). It is HttpOnly and SameSite=Strict; every POST must also carry the CSRF token in
-its form, compared in constant time. Before sign-in the session is anonymous but already has a
+The cookie holds the operator's name, a random CSRF token, when it was issued and, once signed
+in, the id of the session the server keeps (shared/service_layer/operator_sessions.py), which
+sign-out ends for every copy of the cookie. It is signed with HMAC-SHA256 under a key derived
+from the API token (so rotating the token signs everyone out). It is HttpOnly and
+SameSite=Strict; every POST must also carry the CSRF token in its form, compared in constant
+time. Before sign-in the session is anonymous but already has a
 CSRF token, so the sign-in form is protected too. Flash messages travel the same way, signed.
 """
 
@@ -34,6 +36,8 @@ class Session:
     csrf: str
     operator: str | None = None
     issued: float = 0.0
+    sid: str | None = None
+    """The server-side session's id; None before sign-in."""
 
     @property
     def signed_in(self) -> bool:
@@ -75,8 +79,8 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def new_session(operator: str | None = None) -> Session:
-    return Session(csrf=secrets.token_urlsafe(32), operator=operator, issued=time.time())
+def new_session(operator: str | None = None, sid: str | None = None) -> Session:
+    return Session(csrf=secrets.token_urlsafe(32), operator=operator, issued=time.time(), sid=sid)
 
 
 def read(signer: Signer, request: Request) -> Session | None:
@@ -86,21 +90,28 @@ def read(signer: Signer, request: Request) -> Session | None:
     issued = float(value.get("iat", 0))
     if time.time() - issued > MAX_AGE:
         return None
-    operator = value.get("op")
-    return Session(value["csrf"], operator if isinstance(operator, str) else None, issued)
+    operator, sid = value.get("op"), value.get("sid")
+    if not isinstance(operator, str) or not isinstance(sid, str):
+        operator = sid = None  # signed in only with a server-side session
+    return Session(value["csrf"], operator, issued, sid)
 
 
 def signed_in(signer: Signer, headers: Headers) -> bool:
     """Whether a request's cookies hold a signed, unexpired, signed-in session: asked before its
     body is read (services/control_api/gatekeeper.py)."""
     value = signer.loads(COOKIE, cookie_parser(headers.get("cookie", "")).get(COOKIE))
-    if value is None or not isinstance(value.get("op"), str):
+    if value is None or not isinstance(value.get("op"), str) or not value.get("sid"):
         return False
     return time.time() - float(value.get("iat", 0)) <= MAX_AGE
 
 
 def write(signer: Signer, request: Request, response: Response, session: Session) -> None:
-    value = {"csrf": session.csrf, "op": session.operator, "iat": session.issued}
+    value = {
+        "csrf": session.csrf,
+        "op": session.operator,
+        "iat": session.issued,
+        "sid": session.sid,
+    }
     _set(request, response, COOKIE, signer.dumps(COOKIE, value), MAX_AGE)
 
 

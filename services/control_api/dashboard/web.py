@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -16,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from services.control_api.dashboard import session as sessions
 from services.control_api.dashboard.client import Api, Refused
 from shared.domain.errors import DriprError
+from shared.service_layer import operator_sessions
 
 HERE = Path(__file__).parent
 HEADERS = {
@@ -81,8 +83,14 @@ def current(request: Request) -> sessions.Session | None:
 
 
 async def signed_in(request: Request) -> sessions.Session:
-    """The signed-in operator; a POST must also carry the session's CSRF token."""
+    """The signed-in operator, whose server-side session is live (not signed out, not expired);
+    a POST must also carry the session's CSRF token."""
     who = current(request)
+    if who is not None and who.sid is not None:
+        runtime = request.app.state.runtime
+        max_age = timedelta(seconds=sessions.MAX_AGE)
+        if not await operator_sessions.is_live(runtime.sessions, who.sid, max_age):
+            who = None
     if request.method not in ("GET", "HEAD"):
         form = await request.form()
         if who is None or not who.signed_in or not sessions.csrf_ok(who, form.get("csrf_token")):

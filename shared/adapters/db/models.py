@@ -358,3 +358,30 @@ class RateLimitRow(Base):
     next_at: Mapped[float] = mapped_column(Double, default=0.0)
     per_second: Mapped[float | None] = mapped_column(Double)
     """The rate last applied, for the operator to read."""
+
+
+class OperatorSession(Base):
+    """A dashboard sign-in, kept on the server so that signing out ends it for every copy of
+    its cookie. Keyed by a hash of the session id: the database never holds the id itself."""
+
+    __tablename__ = "operator_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+    ended_at: Mapped[datetime | None]
+
+
+class SignInAttempt(Base):
+    """A failed dashboard sign-in, counted per client address and overall to slow guessing."""
+
+    __tablename__ = "sign_in_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+
+    __table_args__ = (
+        Index("ix_sign_in_attempts_at", "at"),
+        Index("ix_sign_in_attempts_address", "address", "at"),
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import httpx
 import pytest
@@ -224,3 +224,39 @@ async def test_an_operator_named_in_any_script_signs_in_acts_and_is_audited_by_n
     async with runtime.sessions() as session:
         entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "pause_send"))
     assert entry is not None and entry.actor == name
+
+
+async def test_signing_out_ends_the_session_for_every_copy_of_its_cookie(
+    browser: httpx.AsyncClient, api_url: str
+) -> None:
+    csrf = await sign_in(browser)
+    copied = dict(browser.cookies)
+    async with httpx.AsyncClient(base_url=api_url, cookies=copied) as thief:
+        before = await thief.get("/ui")
+        await browser.post("/ui/logout", data={"csrf_token": csrf})
+        after = await thief.get("/ui")
+        forged = await thief.post("/ui/sends/1/pause", data={"csrf_token": csrf})
+
+    assert before.status_code == 200
+    assert (after.status_code, after.headers["location"]) == (303, "/ui/login")
+    assert forged.status_code == 403
+
+
+async def test_sign_in_attempts_are_limited_per_address_with_retry_after(
+    browser: httpx.AsyncClient,
+) -> None:
+    form = await browser.get("/ui/login")
+    csrf = csrf_of(form.text)
+
+    def attempt(token: str) -> Awaitable[httpx.Response]:
+        data = {"operator": "mallory", "token": token, "csrf_token": csrf}
+        return browser.post("/ui/login", data=data)
+
+    wrong = [await attempt(f"guess-{n}") for n in range(5)]
+    limited = await attempt(TOKEN)  # even the right token waits now
+
+    assert [r.status_code for r in wrong] == [401] * 5
+    assert limited.status_code == 429
+    assert 1 <= int(limited.headers["retry-after"]) <= 300
+    assert "Too many failed sign-ins" in limited.text
+    assert (await browser.get("/ui")).status_code == 303  # nobody signed in
