@@ -120,6 +120,7 @@ class Settings(BaseSettings):
         description="proxies whose X-Forwarded-Proto/For are believed (a TLS-terminating load "
         "balancer: its addresses, or * when only it can reach the API); cookies stay Secure",
     )
+    api_docs: bool = Field(True, description="serve the API's docs page at /docs")
     api_max_body_bytes: int = Field(
         2 * 1024 * 1024,
         ge=1024,

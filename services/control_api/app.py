@@ -11,7 +11,7 @@ import structlog
 import uvicorn
 from fastapi import FastAPI
 
-from services.control_api import dashboard, errors
+from services.control_api import dashboard, docs_page, errors
 from services.control_api.dashboard.session import Signer, signed_in
 from services.control_api.gatekeeper import Gatekeeper
 from services.control_api.routes import (
@@ -48,6 +48,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         version="1.0",
         description="See and steer the dripr pipeline: campaigns, sends, queues.",
         lifespan=lifespan,
+        docs_url=None,  # docs_page.py serves it from the package, or not at all
+        redoc_url=None,
     )
     token = settings.api_token.get_secret_value()
     app.state.api_token = token
@@ -61,6 +63,8 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
     for module in (campaigns, sends, suppressions, queues, queue_management, public):
         app.include_router(module.router)
     dashboard.install(app, token)
+    if settings.api_docs:
+        docs_page.install(app)
     return app
 
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from services.control_api.app import create_app
 from services.email_creation.app import EMAIL_STEP
 from shared.adapters.db.models import AuditEntry, Campaign, Recipient
 from shared.bootstrap import Runtime
 from shared.domain.statuses import CampaignStatus as S
 from tests.factories import history, load, make_campaign, ready_to_create, start
+from tests.integration.api.conftest import TOKEN
 
 NEW = {
     "name": "Elm Way update",
@@ -236,3 +239,29 @@ async def test_a_collision_only_the_database_sees_is_a_409_not_a_500(
         }
     else:
         assert created.status_code == 201  # SQLite compares bytes: two addresses
+
+
+async def test_the_docs_page_loads_nothing_from_another_origin(api_url: str) -> None:
+    async with httpx.AsyncClient(base_url=api_url) as client:
+        page = await client.get("/docs")
+        script = await client.get("/docs/assets/swagger-ui-bundle.js")
+        contract = await client.get("/openapi.json")
+        redoc = await client.get("/redoc")
+
+    assert page.status_code == 200
+    assert "cdn." not in page.text and "https://" not in page.text.split("</title>")[1]
+    assert '"/docs/assets/swagger-ui-bundle.js"' in page.text.replace("'", '"')
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert script.status_code == 200 and len(script.content) > 100_000
+    assert contract.status_code == 200 and redoc.status_code == 404
+
+
+async def test_the_docs_page_is_off_when_the_operator_says_so(runtime: Runtime) -> None:
+    settings = runtime.settings.model_copy(
+        update={"api_token": SecretStr(TOKEN), "api_docs": False}
+    )
+    transport = httpx.ASGITransport(app=create_app(settings, runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        docs, contract = await client.get("/docs"), await client.get("/openapi.json")
+
+    assert (docs.status_code, contract.status_code) == (404, 200)
