@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.control_api.gatekeeper import bearer_ok
 from shared.bootstrap import Runtime
@@ -16,9 +17,12 @@ def runtime(request: Request) -> Runtime:
     return value
 
 
+bearer = HTTPBearer(auto_error=False, description="the operator token (DRIPR_API_TOKEN)")
+
+
 def operator(
     request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_operator: Annotated[
         str | None,
         Header(max_length=1200, description="who acts; UTF-8, percent-encoded (RFC 3986)"),
@@ -26,7 +30,8 @@ def operator(
 ) -> str:
     """The bearer token (the gatekeeper has checked it before any body was read; checked again
     here, where the route declares it); X-Operator names who acts, for the audit."""
-    if not bearer_ok(authorization, request.app.state.api_token):
+    given = f"Bearer {credentials.credentials}" if credentials is not None else None
+    if not bearer_ok(given, request.app.state.api_token):
         raise HTTPException(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )

@@ -12,9 +12,41 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from shared.domain.errors import DependencyError, InvalidInput, NotFound, Refused
+
+
+class Problem(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorOut(BaseModel):
+    """Every error's body: a code to branch on, a message a person can act on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str = Field(examples=["conflict"])
+    message: str = Field(examples=["campaign 7 is WAITING_FOR_DATA: its cycle is in progress"])
+    problems: list[Problem] | None = None
+    """On 422: each field and what is wrong with it."""
+
+
+def _documented(description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+OPERATOR_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _documented("no valid bearer token (the body was not read)"),
+    404: _documented("no such campaign, send, queue, breaker or suppression"),
+    409: _documented("refused in the current state; the message says why"),
+    413: _documented("the request body is over DRIPR_API_MAX_BODY_BYTES"),
+    422: _documented("invalid request; `problems` lists each field"),
+    503: _documented("a dependency (the database, AWS) is unavailable"),
+}
+"""What every /api/v1 operation can answer besides its success, for the OpenAPI."""
 
 
 class ApiError(Exception):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from services.control_api.deps import MAX_ID
 from shared.consumer.redrive import DeadLetter
 from shared.domain.addresses import collation_key
+from shared.domain.clock import UtcDatetime
 from shared.domain.statuses import CampaignStatus, SubStatus
 from shared.views.sends import Deliverability, SendProgress
 
@@ -31,8 +32,8 @@ class CampaignIn(BaseModel):
     agent_email: str = Field(pattern=EMAIL, max_length=320)
     address: str | None = Field(None, max_length=500)
     market_area: str = Field(min_length=1, max_length=200)
-    no_address_newsletter: bool = False
-    requires_approval: bool = False
+    no_address_newsletter: StrictBool = False
+    requires_approval: StrictBool = False
     cadence_days: int = Field(30, ge=1, le=365)
     next_send_datetime: datetime | None = None
     recipients: list[RecipientIn] = Field(min_length=1, max_length=10_000)
@@ -61,8 +62,8 @@ class CampaignEdit(BaseModel):
     agent_email: str | None = Field(None, pattern=EMAIL, max_length=320)
     address: str | None = Field(None, max_length=500)
     market_area: str | None = Field(None, min_length=1, max_length=200)
-    no_address_newsletter: bool | None = None
-    requires_approval: bool | None = None
+    no_address_newsletter: StrictBool | None = None
+    requires_approval: StrictBool | None = None
     cadence_days: int | None = Field(None, ge=1, le=365)
     next_send_datetime: datetime | None = None
 
@@ -79,7 +80,7 @@ class CampaignOut(BaseModel):
     campaign_status: CampaignStatus
     cycle: int
     cadence_days: int
-    next_send_datetime: datetime
+    next_send_datetime: UtcDatetime
     sub_statuses: dict[str, SubStatus]
     error_reason: str | None
     error_from_status: CampaignStatus | None
@@ -94,13 +95,13 @@ class StatusChangeOut(BaseModel):
     cycle: int | None
     from_status: str | None
     to_status: str | None
-    occurred_at: datetime
-    published_at: datetime | None
+    occurred_at: UtcDatetime
+    published_at: UtcDatetime | None
     reason: str | None
 
 
 class AuditOut(BaseModel):
-    at: datetime
+    at: UtcDatetime
     actor: str
     action: str
     send_id: int | None
@@ -159,4 +160,4 @@ class RedriveRequest(BaseModel):
     error_contains: str | None = Field(None, max_length=200)
     older_than_seconds: float | None = Field(None, ge=0)
     limit: int = Field(100, ge=1, le=1000)
-    dry_run: bool = True
+    dry_run: StrictBool = True

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from shared.adapters.publisher import Publisher
 from shared.adapters.topology import Names, QueueSpec
 from shared.consumer.envelope import parse_body
+from shared.domain.clock import UtcDatetime
 from shared.domain.events import MalformedMessage, SendBatch
 
 NO_REASON = "moved by SQS after maxReceiveCount (no reason recorded)"
@@ -29,7 +30,7 @@ class DeadLetter(BaseModel):
     reason: str
     failed_consumer: str | None
     receive_count: int
-    dead_lettered_at: datetime | None
+    dead_lettered_at: UtcDatetime | None
     age_seconds: float | None
     event_type: str | None
     campaign_id: int | None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.adapters.db.models import Delivery, Send
+from shared.domain.clock import UtcDatetime
 from shared.domain.sends import SendNotFound, rate
 from shared.domain.statuses import DeliveryStatus, SendStatus
 
@@ -34,9 +33,9 @@ class SendProgress(BaseModel):
     delay_ms: int
     cooldown_seconds: int
     batches_done: int
-    last_batch_at: datetime | None
-    created_at: datetime
-    finished_at: datetime | None
+    last_batch_at: UtcDatetime | None
+    created_at: UtcDatetime
+    finished_at: UtcDatetime | None
 
 
 class Deliverability(BaseModel):
@@ -77,7 +76,7 @@ class RecipientRow(BaseModel):
     attempts: int
     provider_message_id: str | None
     error: str | None
-    sent_at: datetime | None
+    sent_at: UtcDatetime | None
 
 
 class RecipientPage(BaseModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.adapters.db.models import Suppression
+from shared.domain.clock import UtcDatetime
 from shared.domain.feedback import SuppressionReason
 from shared.domain.suppressions import normalise
 
@@ -19,8 +18,8 @@ class SuppressionRow(BaseModel):
     detail: str | None
     campaign_id: int | None
     delivery_id: int | None
-    created_at: datetime
-    lifted_at: datetime | None
+    created_at: UtcDatetime
+    lifted_at: UtcDatetime | None
     lifted_by: str | None
 
 

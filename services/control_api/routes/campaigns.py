@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.control_api.deps import CampaignId, Operator, Page, RuntimeDep
-from services.control_api.errors import ApiError
+from services.control_api.errors import OPERATOR_ERRORS, ApiError
 from services.control_api.schemas import (
     AuditOut,
     BatchOut,
@@ -37,7 +37,7 @@ from shared.service_layer.operations import apply_batch
 from shared.views import campaigns as campaign_views
 from shared.views import sends as send_views
 
-router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=OPERATOR_ERRORS)
 
 
 async def _out(session: AsyncSession, campaign: Campaign) -> CampaignOut:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.control_api.deps import Operator, RuntimeDep
+from services.control_api.errors import OPERATOR_ERRORS
 from shared.adapters.db.models import Campaign, CircuitBreakerRow, PipelineStateRow
 from shared.adapters.topology import TOPOLOGY
+from shared.domain.clock import UtcDatetime
 from shared.domain.statuses import BreakerState, CampaignStatus, PipelineState
 from shared.service_layer import audit, breakers, pausing
 
-router = APIRouter(prefix="/api/v1/queue-management", tags=["queue management"])
+router = APIRouter(
+    prefix="/api/v1/queue-management", tags=["queue management"], responses=OPERATOR_ERRORS
+)
 
 
 class BreakerOut(BaseModel):
@@ -22,7 +24,7 @@ class BreakerOut(BaseModel):
     state: BreakerState
     failures: int
     threshold: int
-    opened_at: datetime | None
+    opened_at: UtcDatetime | None
     last_error: str | None
 
 
@@ -31,7 +33,7 @@ class PausedCampaign(BaseModel):
     name: str
     campaign_status: CampaignStatus
     paused_reason: str | None
-    paused_at: datetime | None
+    paused_at: UtcDatetime | None
 
 
 class QueueHold(BaseModel):
@@ -46,7 +48,7 @@ class QueueHold(BaseModel):
 class QueueManagementStatus(BaseModel):
     queue_state: PipelineState
     reason: str | None
-    changed_at: datetime | None
+    changed_at: UtcDatetime | None
     changed_by: str | None
     breakers: list[BreakerOut]
     queues: list[QueueHold]

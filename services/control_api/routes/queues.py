@@ -8,14 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.control_api.deps import Operator, RuntimeDep
-from services.control_api.errors import ApiError
+from services.control_api.errors import OPERATOR_ERRORS, ApiError
 from services.control_api.schemas import RedriveRequest
 from shared.adapters.topology import TOPOLOGY, QueueSpec
 from shared.consumer import redrive
 from shared.service_layer import audit
 from shared.views.monitoring import QueueDepth, queue_depth
 
-router = APIRouter(prefix="/api/v1/queues", tags=["queues"])
+router = APIRouter(prefix="/api/v1/queues", tags=["queues"], responses=OPERATOR_ERRORS)
 
 
 def _spec(name: str) -> QueueSpec:

@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.control_api.deps import CampaignId, Cycle, Operator, Page, RuntimeDep, SendId
-from services.control_api.errors import ApiError
+from services.control_api.errors import OPERATOR_ERRORS, ApiError
 from shared.domain.statuses import DeliveryStatus
 from shared.service_layer import sends
 from shared.views import sends as send_views
 
-router = APIRouter(prefix="/api/v1", tags=["sends"])
+router = APIRouter(prefix="/api/v1", tags=["sends"], responses=OPERATOR_ERRORS)
 
 
 @router.get("/campaigns/{campaign_id}/send")

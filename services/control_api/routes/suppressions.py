@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from services.control_api.deps import Operator, Page, RuntimeDep
+from services.control_api.errors import OPERATOR_ERRORS
 from shared.domain.feedback import SuppressionReason
 from shared.service_layer import suppressions
 from shared.views import suppressions as suppression_views
 
-router = APIRouter(prefix="/api/v1", tags=["suppressions"])
+router = APIRouter(prefix="/api/v1", tags=["suppressions"], responses=OPERATOR_ERRORS)
 
 Email = Annotated[str, Path(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
 

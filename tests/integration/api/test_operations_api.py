@@ -215,3 +215,31 @@ async def test_ids_beyond_what_the_database_stores_are_refused_with_422(
 
     assert [a.status_code for a in answers] == [422] * len(calls), [a.text for a in answers]
     assert all(a.json()["error"] == "invalid_request" for a in answers)
+
+
+async def test_the_contract_is_exact_strict_booleans_and_timestamps_with_their_zone(
+    api: httpx.AsyncClient, runtime: Runtime
+) -> None:
+    send_id = await make_send(runtime)
+
+    numeric = await api.post("/api/v1/queues/intro/dlq/redrive", json={"dry_run": 0})
+    wordy = await api.post("/api/v1/campaigns", json={"requires_approval": "yes", "name": "x"})
+    progress = (await api.get(f"/api/v1/sends/{send_id}")).json()
+    spec = (await api.get("/openapi.json")).json()
+
+    assert numeric.status_code == 422 and "dry_run" in numeric.json()["message"]
+    assert wordy.status_code == 422 and "requires_approval" in wordy.json()["message"]
+    assert progress["created_at"].endswith("Z")
+    assert spec["components"]["securitySchemes"] == {
+        "HTTPBearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "the operator token (DRIPR_API_TOKEN)",
+        }
+    }
+    pause = spec["paths"]["/api/v1/sends/{send_id}/pause"]["post"]
+    assert pause["security"] == [{"HTTPBearer": []}]
+    assert {"401", "404", "409", "413", "422"} <= set(pause["responses"])
+    assert pause["responses"]["409"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorOut"
+    }
