@@ -69,6 +69,7 @@ chaos: $(STAMP)
 ## Property-based fuzzing with 20x the examples `make test` runs (about 16 minutes on 2 cores).
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(BIN)/pytest -q tests/fuzz
+	DRIPR_CONTRACT_EXAMPLES=50 $(BIN)/pytest -q -s tests/integration/api/test_contract_fuzz.py
 
 ## LocalStack (SNS, SQS, SES) on this host without Docker, in the foreground (needs Python 3.13).
 localstack:

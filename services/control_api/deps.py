@@ -38,8 +38,9 @@ def operator(
     return (from_header(x_operator) if x_operator else "") or "operator"
 
 
-MAX_ID = 2**63 - 1
-"""The largest id either database stores (MySQL BIGINT, SQLite INTEGER): beyond it, 422."""
+MAX_ID = 2**53 - 1
+"""The largest id accepted (422 beyond): within what MySQL's BIGINT and SQLite store, and the
+largest integer every JSON client reads exactly (a double's 53 bits)."""
 CampaignId = Annotated[int, Path(ge=1, le=MAX_ID, description="a campaign's id")]
 SendId = Annotated[int, Path(ge=1, le=MAX_ID, description="a send's id")]
 Cycle = Annotated[int | None, Query(ge=0, le=2**31 - 1, description="a campaign cycle")]

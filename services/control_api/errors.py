@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 from shared.domain.errors import DependencyError, InvalidInput, NotFound, Refused
 
@@ -39,6 +40,7 @@ def _documented(description: str) -> dict[str, Any]:
 
 
 OPERATOR_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _documented("the body could not be read as JSON at all"),
     401: _documented("no valid bearer token (the body was not read)"),
     404: _documented("no such campaign, send, queue, breaker or suppression"),
     409: _documented("refused in the current state; the message says why"),
@@ -59,6 +61,18 @@ def _json(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse({"error": code, "message": message, **extra}, status_code=status)
 
 
+def allowed_methods(app: FastAPI, scope: Any) -> list[str]:
+    """Every method some route serves at this path (two routes often share one: GET and POST
+    /campaigns), for a 405's Allow header."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        if isinstance(route, Route):
+            match, _ = route.matches({**scope, "method": "GET"})
+            if match is not Match.NONE:
+                methods |= set(route.methods or ())
+    return sorted(methods)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONResponse:
@@ -74,14 +88,20 @@ def install(app: FastAPI) -> None:
         return _json(422, "invalid_request", f"invalid request: {summary}", problems=problems)
 
     @app.exception_handler(HTTPException)
-    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
-        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
-            exc.status_code, "error"
-        )
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {
+            400: "bad_request",
+            401: "unauthorized",
+            404: "not_found",
+            405: "method_not_allowed",
+        }.get(exc.status_code, "error")
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # Starlette names the first route's methods only
+            headers["Allow"] = ", ".join(allowed_methods(app, request.scope))
         return JSONResponse(
             {"error": code, "message": str(exc.detail)},
             status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
+            headers=headers,
         )
 
     @app.exception_handler(NotFound)

@@ -180,7 +180,8 @@ async def _close_batch(uow: SqlUnitOfWork, event: SendBatch, delivered: int) -> 
         send = await uow.session.get(
             Send, event.send_id, populate_existing=True, with_for_update=True
         )
-        assert send is not None
+        if send is None:  # deleted with its campaign while the batch ran
+            raise Reject(f"send {event.send_id} does not exist")
         if send.batch_event_id != str(event.event_id):
             log.info("send.batch_reclaimed", batch=event.batch)
             return  # resumed and claimed afresh meanwhile: that batch's message carries on

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 from shared.domain.errors import NotFound, Refused
 
@@ -21,13 +23,14 @@ class Controls(BaseModel):
 
 
 class ControlChanges(BaseModel):
-    """A partial update of a running send's controls; the next batch uses the new values."""
+    """A partial update of a running send's controls; the next batch uses the new values.
+    At least one is given, none as null."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
 
-    batch_size: int | None = Field(None, ge=1, le=1000)
-    delay_ms: int | None = Field(None, ge=0, le=60_000)
-    cooldown_seconds: int | None = Field(None, ge=0, le=3600)
+    batch_size: Annotated[int, Field(ge=1, le=1000)] | SkipJsonSchema[None] = None
+    delay_ms: Annotated[int, Field(ge=0, le=60_000)] | SkipJsonSchema[None] = None
+    cooldown_seconds: Annotated[int, Field(ge=0, le=3600)] | SkipJsonSchema[None] = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from services.control_api.schemas import (
 from shared.adapters.db.models import Campaign, Recipient
 from shared.adapters.topology import TOPOLOGY
 from shared.consumer import redrive
+from shared.domain.addresses import collation_key
 from shared.domain.clock import utcnow_naive
 from shared.domain.statuses import IN_PROGRESS, CampaignStatus, SubStatus
 from shared.domain.transitions import SUB_STATUS_COLUMNS
@@ -36,6 +37,10 @@ from shared.service_layer import audit, sends
 from shared.service_layer.operations import apply_batch
 from shared.views import campaigns as campaign_views
 from shared.views import sends as send_views
+
+SUB_STATUS_FILTER = (
+    f"^({'|'.join(SUB_STATUS_COLUMNS)}):({'|'.join(status.value for status in SubStatus)})$"
+)
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=OPERATOR_ERRORS)
 
@@ -79,6 +84,14 @@ async def create_campaign(body: CampaignIn, runtime: RuntimeDep, who: Operator) 
     async with runtime.sessions() as session:
         values = body.model_dump(exclude={"recipients"})
         values["next_send_datetime"] = _naive(body.next_send_datetime) or utcnow_naive()
+        twice = _same_to_the_database([r.email for r in body.recipients])
+        if twice:
+            raise ApiError(
+                409,
+                "conflict",
+                "recipients contain the same email twice, as the database compares them "
+                f"(case and accents aside): {', '.join(twice[:6])}",
+            )
         campaign = Campaign(**values)
         campaign.recipients = [Recipient(email=r.email, name=r.name) for r in body.recipients]
         session.add(campaign)
@@ -105,7 +118,11 @@ async def list_campaigns(
     _: Operator,
     status_: Annotated[CampaignStatus | None, Query(alias="status")] = None,
     sub_status: Annotated[
-        str | None, Query(description="column:VALUE, e.g. property_status:ERROR")
+        str | None,
+        Query(
+            description="column:VALUE, e.g. property_status:ERROR",
+            pattern=SUB_STATUS_FILTER,
+        ),
     ] = None,
     error: bool | None = None,
     paused: bool | None = None,
@@ -131,7 +148,7 @@ async def campaign_counts(runtime: RuntimeDep, _: Operator) -> CampaignCounts:
     )
 
 
-@router.get("/{campaign_id}")
+@router.get("/{campaign_id:int}")
 async def show_campaign(
     campaign_id: CampaignId, runtime: RuntimeDep, _: Operator
 ) -> CampaignDetail:
@@ -173,7 +190,7 @@ async def show_campaign(
     )
 
 
-@router.patch("/{campaign_id}")
+@router.patch("/{campaign_id:int}")
 async def edit_campaign(
     campaign_id: CampaignId, body: CampaignEdit, runtime: RuntimeDep, who: Operator
 ) -> CampaignOut:
@@ -196,8 +213,11 @@ async def edit_campaign(
                 raise ApiError(422, "invalid_request", f"{name} cannot be null")
             setattr(campaign, name, value)
         if not campaign.no_address_newsletter and not campaign.address:
-            raise ApiError(
-                422, "invalid_request", "address is required unless no_address_newsletter"
+            raise ApiError(  # the campaign's state decides, not the request alone
+                409,
+                "conflict",
+                f"campaign {campaign_id} would have no address: give one, or make it a "
+                "no-address newsletter",
             )
         audit.record(
             session, who, "edit", campaign_ids=[campaign_id], detail={"fields": sorted(changes)}
@@ -242,6 +262,12 @@ def _sub_status(text: str | None) -> tuple[str, SubStatus] | None:
             f"{', '.join(SUB_STATUS_COLUMNS)} and value one of {', '.join(SubStatus)}",
         )
     return column, SubStatus(value)
+
+
+def _same_to_the_database(emails: list[str]) -> list[str]:
+    """The addresses the recipients' unique key would find equal to another in the list."""
+    keys = [collation_key(e) for e in emails]
+    return sorted({e for e, k in zip(emails, keys, strict=True) if keys.count(k) > 1})
 
 
 def _naive(value: object) -> object:

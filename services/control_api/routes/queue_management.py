@@ -97,7 +97,8 @@ async def status(runtime: RuntimeDep, _: Operator) -> QueueManagementStatus:
         await pausing.ensure_rows(session)
         await session.commit()
         state = await pausing.pipeline_state(session)
-        assert state is not None
+        if state is None:  # ensure_rows has just written it
+            raise RuntimeError("the pipeline_state row is missing")
         rows = list(
             await session.scalars(select(CircuitBreakerRow).order_by(CircuitBreakerRow.name))
         )

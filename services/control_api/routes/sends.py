@@ -15,7 +15,7 @@ from shared.views import sends as send_views
 router = APIRouter(prefix="/api/v1", tags=["sends"], responses=OPERATOR_ERRORS)
 
 
-@router.get("/campaigns/{campaign_id}/send")
+@router.get("/campaigns/{campaign_id:int}/send")
 async def campaign_send(
     campaign_id: CampaignId, runtime: RuntimeDep, _: Operator, cycle: Cycle = None
 ) -> send_views.SendProgress:
@@ -26,7 +26,7 @@ async def campaign_send(
         return await send_views.progress(session, send.id)
 
 
-@router.get("/sends/{send_id}")
+@router.get("/sends/{send_id:int}")
 async def send_progress(
     send_id: SendId, runtime: RuntimeDep, _: Operator
 ) -> send_views.SendProgress:
@@ -34,7 +34,7 @@ async def send_progress(
         return await send_views.progress(session, send_id)
 
 
-@router.get("/sends/{send_id}/recipients")
+@router.get("/sends/{send_id:int}/recipients")
 async def send_recipients(
     send_id: SendId,
     runtime: RuntimeDep,
@@ -49,28 +49,28 @@ async def send_recipients(
         )
 
 
-@router.post("/sends/{send_id}/pause")
+@router.post("/sends/{send_id:int}/pause")
 async def pause_send(
     send_id: SendId, runtime: RuntimeDep, who: Operator
 ) -> send_views.SendProgress:
     return await sends.pause(runtime.unit_of_work(), send_id, who)
 
 
-@router.post("/sends/{send_id}/resume")
+@router.post("/sends/{send_id:int}/resume")
 async def resume_send(
     send_id: SendId, runtime: RuntimeDep, who: Operator
 ) -> send_views.SendProgress:
     return await sends.resume(runtime.unit_of_work(), send_id, who)
 
 
-@router.post("/sends/{send_id}/cancel")
+@router.post("/sends/{send_id:int}/cancel")
 async def cancel_send(
     send_id: SendId, runtime: RuntimeDep, who: Operator
 ) -> send_views.SendProgress:
     return await sends.cancel(runtime.unit_of_work(), send_id, who)
 
 
-@router.patch("/sends/{send_id}/controls")
+@router.patch("/sends/{send_id:int}/controls")
 async def send_controls(
     send_id: SendId, body: sends.ControlChanges, runtime: RuntimeDep, who: Operator
 ) -> send_views.SendProgress:

@@ -14,7 +14,9 @@ from shared.views import suppressions as suppression_views
 
 router = APIRouter(prefix="/api/v1", tags=["suppressions"], responses=OPERATOR_ERRORS)
 
-Email = Annotated[str, Path(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+ADDRESS = r"^[^@ \t\n\r\f\v]+@[^@ \t\n\r\f\v]+$"
+"""Spelled out, not \\s: Python and JSON Schema (ECMA) regexes disagree on what \\s is."""
+Email = Annotated[str, Path(min_length=3, max_length=320, pattern=ADDRESS)]
 
 
 @router.get("/suppressions")

@@ -51,7 +51,8 @@ async def summary(runtime: Runtime, demo: list[DemoCampaign], settings: Settings
     async with runtime.sessions() as session:
         for item in demo:
             campaign = await session.get(Campaign, item.id)
-            assert campaign is not None
+            if campaign is None:
+                raise RuntimeError(f"demo campaign {item.id} is gone")
             moves = await session.scalars(
                 select(OutboxEvent.to_status)
                 .where(OutboxEvent.campaign_id == item.id, OutboxEvent.to_status.is_not(None))

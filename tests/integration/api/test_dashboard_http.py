@@ -175,7 +175,7 @@ async def test_campaign_list_filters_and_pages(
     assert "3 campaign(s), page 1 of 2" in first
     assert 'href="/ui/campaigns?status=ERROR&amp;page_size=2&amp;page=2"' in first
     assert "3 campaign(s), page 2 of 2" in second
-    assert bad.status_code == 422 and "sub_status must be" in bad.text
+    assert bad.status_code == 422 and "sub_status" in bad.text and "property_status" in bad.text
 
 
 async def test_suppressions_are_shown_and_lifted_from_the_dashboard(
