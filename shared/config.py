@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 
+    probe_port: int = Field(
+        9464, ge=0, le=65535, description="each service's /metrics, /livez, /readyz; 0: none"
+    )
+    probe_host: str = Field("0.0.0.0", description="where the probe endpoint listens")  # nosec B104
+    liveness_seconds: float = Field(120.0, gt=0, description="a loop silent this long fails /livez")
+
     concurrency: int = Field(10, ge=1, le=100, description="handlers in flight per consumer")
     db_pool_size: int = Field(10, ge=1, le=200, description="database connections kept open")
     db_max_overflow: int = Field(

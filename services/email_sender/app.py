@@ -35,6 +35,7 @@ from shared.domain.dependencies import Dependency
 from shared.domain.events import Event, SendBatch, StatusChange
 from shared.domain.statuses import CampaignStatus, DeliveryStatus, SendStatus
 from shared.domain.transitions import Trigger
+from shared.observability import metrics
 from shared.service_layer import sends
 from shared.service_layer.breakers import CircuitBreaker
 from shared.service_layer.steps import finish_step, mark_failed, pending_campaign
@@ -70,12 +71,16 @@ async def handle_ready(
         if campaign.campaign_status is not CampaignStatus.READY_TO_SEND_EMAIL:
             log.info("send.already_started", send_id=send.id if send else None)
             return  # a second READY_TO_SEND_EMAIL for a cycle already sending
+        skipped_at_start = 0
         if send is None:
             send = await sends.start(uow, event.campaign_id, event.cycle, controls)
+            skipped_at_start = send.skipped_count
         elif send.status is SendStatus.RUNNING:
             sends.restart_chain(uow, send)  # retried after its batches gave up
         await fire(uow, event.campaign_id, Trigger.SEND_STARTED)
         await uow.commit()
+        if skipped_at_start:  # suppressed addresses, counted once the send exists
+            metrics.emails.add(skipped_at_start, {"outcome": "skipped"})
         log.info("send.started", send_id=send.id, recipients=send.total)
 
 
@@ -137,6 +142,7 @@ async def handle_batch(
             sessions, mailer, email, agent_email, delivery_id, config, down, limiter
         )
         if sent:
+            metrics.emails.add(1, {"outcome": sent.value.lower()})
             delivered += 1
     await _close_batch(uow, event, delivered)
 

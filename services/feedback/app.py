@@ -21,12 +21,16 @@ from shared.adapters.topology import FEEDBACK_QUEUE, TOPOLOGY
 from shared.bootstrap import Runtime
 from shared.consumer.consumer import run_consumers
 from shared.consumer.outcomes import Reject
-from shared.domain.feedback import SesFeedback
+from shared.domain.feedback import FeedbackKind, SesFeedback
 from shared.domain.sends import Guard
+from shared.observability import metrics
 from shared.service_layer import feedback
 from shared.service_layer.feedback import FeedbackPolicy, UnmatchedFeedback
 
 log = structlog.get_logger(__name__)
+
+COUNTED = {FeedbackKind.BOUNCE: "bounced", FeedbackKind.COMPLAINT: "complained"}
+"""SES's notifications that count against the mail sent, as `dripr_emails_total` outcomes."""
 
 
 async def handle_feedback(
@@ -38,6 +42,8 @@ async def handle_feedback(
         except UnmatchedFeedback as exc:
             raise Reject(str(exc)) from exc
         await uow.commit()
+    if event.kind in COUNTED:
+        metrics.emails.add(1, {"outcome": COUNTED[event.kind]})
     log.info(
         "feedback.recorded",
         kind=event.kind.value,

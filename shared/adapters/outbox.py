@@ -3,6 +3,8 @@
 A unit of work writes each event it emits as an `outbox_row` in its own transaction, so a
 STATUS_CHANGE exists exactly when the status change committed. `OutboxRelay` publishes committed
 rows right after the commit and, on a timer, whatever a crash or an SNS error left unpublished.
+A row keeps the trace context it was written in, and its publish continues that trace, however
+late the sweep gets to it.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Iterable
 from datetime import timedelta
 
 import structlog
+from opentelemetry import context
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,6 +22,7 @@ from shared.adapters.db.models import OutboxEvent
 from shared.adapters.publisher import Publisher
 from shared.domain.clock import utcnow_naive
 from shared.domain.events import Event, StatusChange, parse_event
+from shared.observability import metrics, propagation
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +36,7 @@ def outbox_row(event: Event, *, queue: str | None = None, delay_seconds: int = 0
         queue=queue,
         delay_seconds=delay_seconds,
         created_at=event.occurred_at.replace(tzinfo=None),
+        trace_parent=propagation.current_traceparent(),
     )
     if hasattr(event, "campaign_id"):
         row.campaign_id = event.campaign_id
@@ -64,9 +69,7 @@ class OutboxRelay:
         failed: dict[int, str] = {}
         for row, event in committed:
             try:
-                await self._publisher.publish(
-                    event, queue=row.queue, delay_seconds=row.delay_seconds
-                )
+                await _publish(self._publisher, row, event)
             except Exception as exc:  # the sweep retries it after the grace period
                 failed[row.id] = f"{type(exc).__name__}: {exc}"[:2000]
                 log.warning("outbox.publish_failed", event_id=row.event_id, error=failed[row.id])
@@ -113,11 +116,25 @@ class OutboxRelay:
             log.info("outbox.swept", published=published, attempted=len(rows))
         return published
 
+    async def measure_backlog(self) -> tuple[int, float]:
+        """Count the unpublished rows and the oldest one's age, into the outbox gauges."""
+        async with self._sessions() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(OutboxEvent.created_at)).where(
+                        OutboxEvent.published_at.is_(None)
+                    )
+                )
+            ).one()
+        age = max(0.0, (utcnow_naive() - oldest).total_seconds()) if oldest else 0.0
+        metrics.outbox_waiting.set(int(count))
+        metrics.outbox_oldest_age.set(age)
+        return int(count), age
+
     async def _publish_row(self, row: OutboxEvent) -> int:
         row.publish_attempts += 1
         try:
-            event = parse_event(json.loads(row.payload))
-            await self._publisher.publish(event, queue=row.queue, delay_seconds=row.delay_seconds)
+            await _publish(self._publisher, row, parse_event(json.loads(row.payload)))
         except Exception as exc:
             row.last_error = f"{type(exc).__name__}: {exc}"[:2000]
             log.warning("outbox.publish_failed", event_id=row.event_id, error=row.last_error)
@@ -125,6 +142,17 @@ class OutboxRelay:
         row.published_at = utcnow_naive()
         row.last_error = None
         return 1
+
+
+async def _publish(publisher: Publisher, row: OutboxEvent, event: Event) -> None:
+    """Publish in the trace of the transaction that wrote the row."""
+    written_in = propagation.context_of(row.trace_parent)
+    token = context.attach(written_in) if written_in is not None else None
+    try:
+        await publisher.publish(event, queue=row.queue, delay_seconds=row.delay_seconds)
+    finally:
+        if token is not None:
+            context.detach(token)
 
 
 async def unpublished_count(session: AsyncSession) -> int:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from aiobotocore.session import AioSession
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.adapters.aws import async_client
@@ -32,6 +33,9 @@ from shared.consumer.consumer import Consumer, ConsumerOptions
 from shared.consumer.handling import GiveUp, Handler
 from shared.domain.errors import NotProvisioned
 from shared.domain.events import Event, StatusChange
+from shared.observability.liveness import Heartbeats
+from shared.observability.probes import Check
+from shared.observability.tracing import trace_engine
 from shared.service_layer.pausing import PauseGate
 from shared.service_layer.steps import Step
 
@@ -68,6 +72,10 @@ class Runtime:
     """Closes what services open on top (extra clients, providers) when the process ends."""
     given: Adapters = Adapters()
     """Adapters the caller handed in; the providers' wiring (providers.py) prefers them."""
+    heartbeats: Heartbeats = field(default_factory=Heartbeats)
+    """The process's loops, judged by the probe endpoint's /livez."""
+    consumed: list[str] = field(default_factory=list)
+    """URLs of the queues this process's consumers receive from (readiness checks them)."""
 
     def unit_of_work(
         self, consumer: str | None = None, event_id: UUID | None = None
@@ -90,16 +98,35 @@ class Runtime:
             "wait_time_seconds": self.settings.wait_time_seconds,
             "shutdown_grace_seconds": self.settings.shutdown_grace_seconds,
         }
+        queue_url = await self.queue_url(spec)
+        self.consumed.append(queue_url)
         return Consumer(
             name=spec.name,
-            queue_url=await self.queue_url(spec),
+            queue_url=queue_url,
             sqs=self.sqs,
             handlers=handlers,
             unit_of_work=self.unit_of_work,
             options=ConsumerOptions(**(defaults | options)),
             on_give_up=on_give_up,
             gate=PauseGate(self.sessions, spec.depends_on).held if spec.pausable else None,
+            heartbeats=self.heartbeats,
         )
+
+    def readiness_checks(self) -> dict[str, Check]:
+        """What /readyz asks: the database, and this process's queues (else its topic)."""
+
+        async def database() -> None:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+
+        async def aws() -> None:
+            for url in self.consumed:
+                await self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            if not self.consumed:
+                topic_arn = getattr(self.publisher, "topic_arn", "")
+                await self.sns.get_topic_attributes(TopicArn=topic_arn)
+
+        return {"database": database, "aws": aws}
 
     async def step_consumer(self, spec: QueueSpec, step: Step) -> Consumer[SqlUnitOfWork]:
         """A consumer whose handler completes one pipeline step."""
@@ -116,6 +143,7 @@ async def bootstrap(
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
     )
+    trace_engine(engine)
     try:
         async with AsyncExitStack() as stack:
             aws = AioSession()
@@ -132,7 +160,18 @@ async def bootstrap(
                 sessions, publisher, grace=timedelta(seconds=settings.outbox_grace_seconds)
             )
             yield Runtime(
-                settings, engine, sessions, sqs, sns, publisher, relay, names, aws, stack, adapters
+                settings,
+                engine,
+                sessions,
+                sqs,
+                sns,
+                publisher,
+                relay,
+                names,
+                aws,
+                stack,
+                adapters,
+                heartbeats=Heartbeats(settings.liveness_seconds),
             )
     finally:
         if adapters.engine is None:

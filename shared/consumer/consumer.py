@@ -8,6 +8,9 @@ visibility timeout is the lock on the work, extended by a heartbeat while a hand
 Before each receive it asks its gate whether to take new work (a paused pipeline, an open
 breaker). On shutdown it stops receiving, lets in-flight handlers finish within a grace period,
 and makes the messages of those that did not finish visible again at once.
+
+Each message is handled inside a span that continues the trace its attributes carry (and links
+to the publish that sent it), and every turn of the loop beats the process's liveness.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from dataclasses import dataclass
 from typing import Any, Generic
 
 import structlog
+from opentelemetry.trace import Link, SpanKind, StatusCode, get_current_span
 
 from shared.consumer.dead_letter import DeadLetterer
 from shared.consumer.deleter import BatchDeleter
 from shared.consumer.handling import (
+    DEAD_LETTERED,
     Backoff,
     GiveUp,
     Handler,
@@ -32,8 +37,14 @@ from shared.consumer.handling import (
 )
 from shared.consumer.visibility import Visibility
 from shared.domain.events import Event
+from shared.observability import propagation
+from shared.observability.liveness import Heartbeats
+from shared.observability.tracing import span
 
 log = structlog.get_logger(__name__)
+
+BUSY_BEAT_SECONDS = 5.0
+"""How often a loop with every handler slot busy still beats its liveness."""
 
 Gate = Callable[[], Awaitable[str | None]]
 """Returns a reason to take no new work, or None."""
@@ -61,12 +72,15 @@ class Consumer(Generic[U]):
         options: ConsumerOptions = ConsumerOptions(),
         on_give_up: GiveUp[U] | None = None,
         gate: Gate | None = None,
+        heartbeats: Heartbeats | None = None,
     ) -> None:
         self.name = name
         self.queue_url = queue_url
         self._sqs = sqs
         self._options = options
         self._gate = gate
+        self._heartbeats = heartbeats or Heartbeats()
+        self._queue_name = queue_url.rsplit("/", 1)[-1]
         self._paused_for: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self.visibility = Visibility(sqs, queue_url)
@@ -110,9 +124,14 @@ class Consumer(Generic[U]):
         receiving: asyncio.Task[list[dict[str, Any]]] | None = None
         failures = 0
         while not stop.is_set():
+            self._heartbeats.beat(self.name)
             free = self._options.concurrency - len(self._in_flight)
-            if free < room:
-                await asyncio.wait({*self._in_flight, stopping}, return_when="FIRST_COMPLETED")
+            if free < room:  # the timeout keeps the loop beating while every slot is busy
+                await asyncio.wait(
+                    {*self._in_flight, stopping},
+                    timeout=BUSY_BEAT_SECONDS,
+                    return_when="FIRST_COMPLETED",
+                )
                 continue
             if await self._held():
                 await asyncio.wait({stopping}, timeout=1.0)  # messages wait in SQS meanwhile
@@ -138,6 +157,7 @@ class Consumer(Generic[U]):
         stopping.cancel()
         await asyncio.gather(self._release_late_receive(receiving), self._drain())
         await self.deleter.close()
+        self._heartbeats.stopped(self.name)
         log.info("consumer.stopped", consumer=self.name)
 
     async def _held(self) -> str | None:
@@ -169,11 +189,31 @@ class Consumer(Generic[U]):
         return messages
 
     async def _process(self, message: dict[str, Any]) -> None:
-        with structlog.contextvars.bound_contextvars(
-            consumer=self.name, message_id=message.get("MessageId")
+        sent_by = propagation.extract(message.get("MessageAttributes"))
+        links = [Link(get_current_span(sent_by).get_span_context())] if sent_by else None
+        attributes = {
+            "messaging.system": "aws_sqs",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": self._queue_name,
+            "messaging.message.id": message.get("MessageId", ""),
+        }
+        with (
+            span(
+                f"{self.name} process",
+                kind=SpanKind.CONSUMER,
+                parent=sent_by,
+                links=links,
+                attributes=attributes,
+            ) as current,
+            structlog.contextvars.bound_contextvars(
+                consumer=self.name, message_id=message.get("MessageId")
+            ),
         ):
             try:
-                await self.handling.dispatch(message)
+                outcome = await self.handling.dispatch(message)
+                current.set_attribute("dripr.outcome", outcome)
+                if outcome in ("failed", DEAD_LETTERED):
+                    current.set_status(StatusCode.ERROR, outcome)
             except Exception:  # an SQS call failed: the visibility timeout brings it back
                 log.exception("message.runtime_error")
 

@@ -2,7 +2,8 @@
 
 SQS's own redrive (after maxReceiveCount) moves a message with no word of what went wrong. The
 runtime moves what it gives up on itself, so every dead letter carries `failure_reason`,
-`source_queue`, `source_message_id` and `failed_consumer` attributes beside the message's own.
+`source_queue`, `source_message_id` and `failed_consumer` attributes beside the message's own,
+its trace context first among those, so a dead letter still names its trace.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import structlog
 
 from shared.adapters.publisher import string_attributes
+from shared.observability.propagation import TRACE_ATTRIBUTES
 
 log = structlog.get_logger(__name__)
 
@@ -44,11 +46,14 @@ class DeadLetterer:
                 "failed_consumer": self._consumer,
             }
         )
-        theirs = [
-            (key, value)
-            for key, value in message.get("MessageAttributes", {}).items()
-            if value.get("DataType", "").startswith(("String", "Number")) and key not in ours
-        ]
+        theirs = sorted(
+            (
+                (key, value)
+                for key, value in message.get("MessageAttributes", {}).items()
+                if value.get("DataType", "").startswith(("String", "Number")) and key not in ours
+            ),
+            key=lambda item: item[0] not in TRACE_ATTRIBUTES,
+        )
         attributes = dict(theirs[: MAX_ATTRIBUTES - len(ours)]) | ours
         await self._sqs.send_message(
             QueueUrl=self.dlq_url,

@@ -7,6 +7,10 @@
   maxReceiveCount, when it is dead-lettered with the last error as its reason;
 - a duplicate (the event was already processed by this consumer): deleted, nothing done;
 - success: deleted (in a batch, by the deleter).
+
+Each outcome is counted (`dripr_messages_total{consumer, outcome}`) and timed
+(`dripr_handler_duration_seconds`); a first delivery's wait since its outbox row was written is
+the hand-off latency.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import structlog
+from opentelemetry import trace
 
 from shared.consumer.dead_letter import DeadLetterer
 from shared.consumer.deleter import BatchDeleter
@@ -27,6 +32,7 @@ from shared.consumer.outcomes import Reject, Retry
 from shared.consumer.visibility import Visibility
 from shared.domain.events import Event, MalformedMessage
 from shared.domain.feedback import IgnoredNotification
+from shared.observability import metrics
 from shared.service_layer.unit_of_work import AlreadyProcessed, UnitOfWork
 
 log = structlog.get_logger(__name__)
@@ -40,6 +46,13 @@ UnitOfWorkFactory = Callable[[str, UUID], U]
 
 _CONTEXT = ("campaign_id", "cycle", "send_id", "delivery_id", "ses_message_id")
 """Event fields bound to every log line of the message's handling."""
+
+
+DEAD_LETTERED = "dead_lettered"
+
+
+def _receives(message: dict[str, Any]) -> int:
+    return int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
 
 
 @dataclass(frozen=True)
@@ -75,71 +88,90 @@ class MessageHandling(Generic[U]):
         self.max_receive_count: int | None = None
         """From the queue's redrive policy: the receive at which a failure is final."""
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
+    async def dispatch(self, message: dict[str, Any]) -> str:
+        """Handle one message to its outcome, and return the outcome's name."""
+        began = time.perf_counter()
+        outcome = await self._outcome(message)
+        labels = {"consumer": self._name, "outcome": outcome}
+        metrics.messages.add(1, labels)
+        metrics.handler_duration.record(time.perf_counter() - began, labels)
+        return outcome
+
+    async def _outcome(self, message: dict[str, Any]) -> str:
         try:
             event = parse_body(message.get("Body", ""))
         except MalformedMessage as exc:
             await self._dead_letters.send(message, str(exc))
-            return
+            return DEAD_LETTERED
         except IgnoredNotification as exc:
             log.info("message.ignored", notification=str(exc))
             self._deleter.delete(message["ReceiptHandle"])
-            return
+            return "ignored"
         handler = self._handlers.get(type(event))
         if handler is None:
             reason = f"{self._name} has no handler for {event.event_type_name()}"
             await self._dead_letters.send(message, reason)
-            return
+            return DEAD_LETTERED
         context: dict[str, Any] = {"event_id": str(event.event_id)}
         for key in _CONTEXT:
             if hasattr(event, key):
                 context[key] = getattr(event, key)
+        trace.get_current_span().set_attributes(
+            {f"dripr.{k}": v for k, v in context.items() if v is not None}
+        )
+        if _receives(message) == 1:
+            waited = time.time() - event.occurred_at.timestamp()
+            metrics.handoff_latency.record(max(0.0, waited), {"consumer": self._name})
         with structlog.contextvars.bound_contextvars(**context):
-            await self._handle(message, event, handler)
+            return await self._handle(message, event, handler)
 
-    async def _handle(self, message: dict[str, Any], event: Event, handler: Handler[U]) -> None:
+    async def _handle(self, message: dict[str, Any], event: Event, handler: Handler[U]) -> str:
         receipt: str = message["ReceiptHandle"]
         began = time.perf_counter()
         heartbeat = asyncio.create_task(self._visibility.heartbeat(receipt))
+        outcome = "handled"
         try:
             unit_of_work = self._unit_of_work(self._name, event.event_id)
             if await unit_of_work.already_processed():
                 log.info("message.duplicate")
+                outcome = "duplicate"
             else:
                 await handler(event, unit_of_work)
         except AlreadyProcessed:
             log.info("message.duplicate", raced=True)
+            outcome = "duplicate"
         except Reject as exc:
             await self._give_up(event, f"rejected: {exc}")
             await self._dead_letters.send(message, f"rejected: {exc}")
-            return
+            return DEAD_LETTERED
         except Retry as exc:
             log.info("message.retry", reason=str(exc), delay=exc.delay)
             await self._visibility.release(receipt, exc.delay)
-            return
+            return "retried"
         except asyncio.CancelledError:
             await asyncio.shield(self._visibility.release(receipt, 0))
             raise
         except Exception as exc:
-            await self._failed(message, event, exc)
-            return
+            return await self._failed(message, event, exc)
         finally:
             heartbeat.cancel()
         self._deleter.delete(receipt)
         log.info("message.handled", ms=round((time.perf_counter() - began) * 1000, 1))
+        return outcome
 
-    async def _failed(self, message: dict[str, Any], event: Event, exc: Exception) -> None:
-        receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", 1))
+    async def _failed(self, message: dict[str, Any], event: Event, exc: Exception) -> str:
+        receives = _receives(message)
         reason = f"{type(exc).__name__}: {exc}"
         if self.max_receive_count is not None and receives >= self.max_receive_count:
             log.error("message.exhausted", receives=receives, error=reason, exc_info=exc)
             reason = f"failed {receives} times; last error {reason}"
             await self._give_up(event, reason)
             await self._dead_letters.send(message, reason)
-            return
+            return DEAD_LETTERED
         delay = self._backoff.delay(receives)
         log.warning("message.failed", receives=receives, retry_in=delay, error=reason, exc_info=exc)
         await self._visibility.release(message["ReceiptHandle"], delay)
+        return "failed"
 
     async def _give_up(self, event: Event, reason: str) -> None:
         """Let the service record the failure (e.g. its step in ERROR) before dead-lettering."""

@@ -12,6 +12,9 @@ import structlog
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings, UnsafeSettings
 from shared.logging import configure_logging
+from shared.observability.metrics import configure_metrics
+from shared.observability.probes import probe_app, serve_probes
+from shared.observability.tracing import configure_tracing, shutdown_tracing
 
 ServiceMain = Callable[[Runtime, asyncio.Event], Awaitable[None]]
 
@@ -56,7 +59,18 @@ async def serve(name: str, settings: Settings | None = None) -> None:
         loop.add_signal_handler(sig, _stopper(stop, sig))
     async with bootstrap(settings) as runtime:
         structlog.get_logger(__name__).info("service.started", env=settings.env)
-        await run(runtime, stop)
+        probes = None
+        if settings.probe_port:
+            app = probe_app(runtime.heartbeats, runtime.readiness_checks())
+            probes = asyncio.create_task(
+                serve_probes(app, settings.probe_host, settings.probe_port, stop)
+            )
+        try:
+            await run(runtime, stop)
+        finally:
+            stop.set()
+            if probes is not None:
+                await probes
 
 
 def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
@@ -70,4 +84,9 @@ def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
 def main(name: str) -> None:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
-    asyncio.run(serve(name, settings))
+    configure_metrics(name)
+    configure_tracing(name)
+    try:
+        asyncio.run(serve(name, settings))
+    finally:
+        shutdown_tracing()

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from opentelemetry.trace import SpanKind
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -24,6 +25,8 @@ from shared.domain.clock import utcnow_naive
 from shared.domain.dependencies import BREAKERS
 from shared.domain.errors import NotFound, Throttled, TransientError
 from shared.domain.statuses import BreakerState
+from shared.observability import metrics
+from shared.observability.tracing import span
 from shared.service_layer import pausing
 
 log = structlog.get_logger(__name__)
@@ -92,6 +95,7 @@ class CircuitBreaker:
             )
             if affected(opened) == 1:
                 log.error("breaker.opened", breaker=self.name, error=error)
+                metrics.breaker_transitions.add(1, {"breaker": self.name, "state": "open"})
                 reason = f"circuit breaker {self.name} opened: {error}"[:1000]
                 await pausing.pause(session, reason, by=f"breaker:{self.name}")
             await session.commit()
@@ -134,7 +138,7 @@ class CircuitBreaker:
 
 
 class Guarded:
-    """An adapter whose every async method goes through a breaker."""
+    """An adapter whose every async method goes through a breaker, each call a client span."""
 
     def __init__(self, adapter: Any, breaker: CircuitBreaker) -> None:
         self._adapter = adapter
@@ -146,7 +150,8 @@ class Guarded:
             return attribute
 
         async def guarded(*args: Any, **kwargs: Any) -> Any:
-            return await self._breaker.call(attribute, *args, **kwargs)
+            with span(f"{self._breaker.name} {name}", kind=SpanKind.CLIENT):
+                return await self._breaker.call(attribute, *args, **kwargs)
 
         return guarded
 
@@ -157,6 +162,8 @@ async def reset(session: AsyncSession, name: str) -> CircuitBreakerRow:
     breaker = await session.get(CircuitBreakerRow, name, populate_existing=True)
     if breaker is None:
         raise NotFound(f"no circuit breaker {name!r}; known: {', '.join(BREAKERS)}")
+    if breaker.state is BreakerState.OPEN:
+        metrics.breaker_transitions.add(1, {"breaker": name, "state": "closed"})
     breaker.state, breaker.failures, breaker.opened_at = BreakerState.CLOSED, 0, None
     return breaker
 

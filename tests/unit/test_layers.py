@@ -44,12 +44,14 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "shared.views",
         "shared.adapters.db",
         "shared.consumer.outcomes",  # the handler contract: Retry, Reject
+        "shared.observability",
     ),
     "shared.adapters": (
         "shared.domain",
         "shared.adapters",
         "shared.config",
         "shared.service_layer.unit_of_work",
+        "shared.observability",
     ),
     "shared.consumer": (
         "shared.domain",
@@ -57,7 +59,9 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "shared.service_layer.unit_of_work",
         "shared.adapters.publisher",
         "shared.adapters.topology",
+        "shared.observability",
     ),
+    "shared.observability": ("shared.observability",),
     "shared.bootstrap": ("shared.",),
     "services": ("shared.", "services."),
     "infra": ("shared.adapters", "shared.config", "shared.domain", "infra."),

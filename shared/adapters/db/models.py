@@ -152,6 +152,8 @@ class OutboxEvent(Base):
     published_at: Mapped[datetime | None]
     publish_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    trace_parent: Mapped[str | None] = mapped_column(String(55))
+    """W3C traceparent of the transaction that wrote the row: its publish continues that trace."""
 
     __table_args__ = (
         Index("ix_outbox_unpublished", "published_at", "id"),
@@ -167,6 +169,8 @@ class ProcessedEvent(Base):
     consumer: Mapped[str] = mapped_column(String(80), primary_key=True)
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+    trace_parent: Mapped[str | None] = mapped_column(String(55))
+    """The handler's span, so a fan-in's last step can link the other branches."""
 
 
 class Email(Base):

@@ -4,6 +4,9 @@ Leaving the block without `commit()` rolls back. `commit()` records the consumed
 processed in the same transaction as the handler's effect (so a redelivery finds it done),
 flushes the outbox rows of the events emitted, commits, then hands those rows to the relay for
 immediate publishing (a failure there is left to the relay's sweep).
+
+The processed marker keeps the handler's trace context; when this commit is the fan-in (the last
+of several steps on one event moves the campaign), the handler's span links the other branches.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from types import TracebackType
 from typing import Self
 from uuid import UUID
 
+from opentelemetry import trace
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -19,8 +23,10 @@ from shared.adapters.db.campaigns import SqlCampaigns, SqlPipeline
 from shared.adapters.db.models import Base, OutboxEvent, ProcessedEvent
 from shared.adapters.db.rows import affected
 from shared.adapters.outbox import OutboxRelay, outbox_row
+from shared.adapters.topology import TOPOLOGY
 from shared.domain.clock import utcnow_naive
-from shared.domain.events import Event
+from shared.domain.events import Event, StatusChange
+from shared.observability import propagation
 from shared.service_layer.unit_of_work import AlreadyProcessed, NewEvent
 
 
@@ -80,6 +86,8 @@ class SqlUnitOfWork:
             raise AlreadyProcessed(f"{consumer} already handled event {event_id}")
         rows = [row for _event, row in self._new]
         events = self.collect_new_events()
+        if consumer and event_id and trace.get_current_span().is_recording():
+            await _link_fan_in(self.session, consumer, event_id, [new.event for new in events])
         await self.session.commit()
         if self._relay is not None and events:
             await self._relay.publish(zip(rows, (new.event for new in events), strict=True))
@@ -98,11 +106,35 @@ async def record_processed(session: AsyncSession, consumer: str, event_id: UUID)
     """
     statement = (
         insert(ProcessedEvent)
-        .values(consumer=consumer, event_id=str(event_id), processed_at=utcnow_naive())
+        .values(
+            consumer=consumer,
+            event_id=str(event_id),
+            processed_at=utcnow_naive(),
+            trace_parent=propagation.current_traceparent(),
+        )
         .prefix_with("IGNORE", dialect="mysql")
         .prefix_with("OR IGNORE", dialect="sqlite")
     )
     return affected(await session.execute(statement)) == 1
+
+
+async def _link_fan_in(
+    session: AsyncSession, consumer: str, event_id: UUID, emitted: list[Event]
+) -> None:
+    """Link the current span to the other branches' handlers if this move is a fan-in."""
+    moves = [e for e in emitted if isinstance(e, StatusChange)]
+    branches = set().union(*(TOPOLOGY.receivers_of(e.from_status) for e in moves)) - {consumer}
+    if not branches:
+        return
+    query = select(ProcessedEvent.trace_parent).where(
+        ProcessedEvent.consumer.in_(sorted(branches)),
+        ProcessedEvent.event_id == str(event_id),
+    )
+    current = trace.get_current_span()
+    for traceparent in (await session.scalars(query)).all():
+        link = propagation.link_to(traceparent)
+        if link is not None:
+            current.add_link(link.context, {"dripr.link": "fan-in branch"})
 
 
 async def is_processed(

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from shared.config import Settings
+from shared.devtools.emulator import free_port
 from shared.entrypoints.runner import SERVICES
 
 PIPELINE = tuple(name for name in SERVICES if name != "control_api")
@@ -51,9 +52,15 @@ class ServiceProcess:
     ) -> None:
         self.name = name
         self.label = name if replica is None else f"{name}#{replica}"
-        self.env = env
         self.log_path = log_dir / (f"{name}.log" if replica is None else f"{name}-{replica}.log")
         self.process: subprocess.Popen[bytes] | None = None
+        self.probe_port = free_port()
+        """Its /metrics, /livez and /readyz: every process on this host needs a port of its own."""
+        self.env = {**env, "DRIPR_PROBE_PORT": str(self.probe_port)}
+
+    @property
+    def probe_url(self) -> str:
+        return f"http://127.0.0.1:{self.probe_port}"
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
