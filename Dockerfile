@@ -27,6 +27,7 @@ ENV PATH=/opt/dripr/bin:$PATH PYTHONUNBUFFERED=1 DRIPR_LOG_FORMAT=json DRIPR_API
 # SIGTERM stops receiving, drains in-flight work within DRIPR_SHUTDOWN_GRACE_SECONDS (20 s) and
 # hands the rest back to SQS: give the container a stop grace period of 30 s or more.
 STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 CMD ["dripr", "health"]
+EXPOSE 9464
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 CMD ["dripr", "probe", "livez"]
 ENTRYPOINT ["dripr", "run"]
 CMD ["scheduler"]

@@ -22,6 +22,16 @@ STOP_TIMEOUT_SECONDS = 30
 SIZES = {"email_sender": ("512", "1024"), "control_api": ("512", "1024")}
 """cpu, memory per task; the rest run in the smallest Fargate size."""
 SMALL = ("256", "512")
+PROBE_PORT = 9464
+"""Every service's /metrics, /livez and /readyz (DRIPR_PROBE_PORT)."""
+HEALTH_CHECK = {
+    "Command": ["CMD", "dripr", "probe", "livez"],
+    "Interval": 30,
+    "Timeout": 10,
+    "Retries": 3,
+    "StartPeriod": 60,
+}
+"""ECS restarts a task whose loops stop going round (the bound is DRIPR_LIVENESS_SECONDS)."""
 USES_BEDROCK = ("intro", "home_report")
 
 
@@ -47,6 +57,7 @@ def _environment(service: str) -> list[dict[str, Any]]:
         "DRIPR_PUBLIC_BASE_URL": {"Ref": "PublicBaseUrl"},
         "DRIPR_POSTAL_ADDRESS": {"Ref": "PostalAddress"},
         "DRIPR_LOG_FORMAT": "json",
+        "DRIPR_PROBE_PORT": str(PROBE_PORT),
     }
     if service in USES_BEDROCK:
         values |= {"DRIPR_LLM": "bedrock", "DRIPR_BEDROCK_MODEL_ID": {"Ref": "BedrockModelId"}}
@@ -58,7 +69,11 @@ def _environment(service: str) -> list[dict[str, Any]]:
             # security group): believe its X-Forwarded-Proto, so cookies stay Secure
             "DRIPR_API_FORWARDED_ALLOW_IPS": "*",
         }
-    return [{"Name": name, "Value": value} for name, value in sorted(values.items())]
+    listed: list[dict[str, Any]] = [
+        {"Name": name, "Value": value} for name, value in sorted(values.items())
+    ]
+    otlp = {"Name": "OTEL_EXPORTER_OTLP_ENDPOINT", "Value": {"Ref": "OtlpEndpoint"}}
+    return [*listed, {"Fn::If": ["HasOtlpEndpoint", otlp, {"Ref": "AWS::NoValue"}]}]
 
 
 def _secrets(service: str) -> list[dict[str, Any]]:
@@ -90,8 +105,10 @@ def _task(service: str) -> dict[str, Any]:
             },
         },
     }
+    container["PortMappings"] = [{"ContainerPort": PROBE_PORT, "Protocol": "tcp"}]
+    container["HealthCheck"] = HEALTH_CHECK
     if service == "control_api":
-        container["PortMappings"] = [{"ContainerPort": API_PORT, "Protocol": "tcp"}]
+        container["PortMappings"].insert(0, {"ContainerPort": API_PORT, "Protocol": "tcp"})
     return {
         "Type": "AWS::ECS::TaskDefinition",
         "Properties": {
@@ -184,6 +201,7 @@ def _migrate_task() -> dict[str, Any]:
         s for s in container["Secrets"] if s["Name"] == "DRIPR_DATABASE_PASSWORD"
     ]
     container["LogConfiguration"]["Options"]["awslogs-stream-prefix"] = "migrate"
+    del container["HealthCheck"], container["PortMappings"]  # a one-shot job serves nothing
     del properties["TaskRoleArn"]  # it needs the database, and nothing of AWS's
     return task
 

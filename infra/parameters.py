@@ -50,6 +50,12 @@ PARAMETERS: dict[str, Any] = {
         "Default": "",
         "Description": "who the alarm topic emails (empty: subscribe something yourself)",
     },
+    "OtlpEndpoint": {
+        "Type": "String",
+        "Default": "",
+        "Description": "OTLP/HTTP endpoint for traces and metrics, e.g. an ADOT collector "
+        "(http://adot.internal:4318); empty: none exported, /metrics still served",
+    },
     "MaxTasks": {"Type": "Number", "Default": 10, "MinValue": 1, "MaxValue": 100},
     "BacklogPerTask": {
         "Type": "Number",
@@ -68,4 +74,5 @@ CONDITIONS: dict[str, Any] = {
     "UseAurora": {"Fn::Equals": [{"Ref": "DatabaseMode"}, "aurora"]},
     "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
     "HasDatabaseSecret": {"Fn::Not": [{"Fn::Equals": [{"Ref": "DatabaseSecretArn"}, ""]}]},
+    "HasOtlpEndpoint": {"Fn::Not": [{"Fn::Equals": [{"Ref": "OtlpEndpoint"}, ""]}]},
 }

@@ -63,6 +63,20 @@ def _health(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(check())
 
 
+def _probe(args: argparse.Namespace, settings: Settings) -> int:
+    """A container health check: ask this container's own probe endpoint (`/livez` or `/readyz`)."""
+    import httpx
+
+    url = f"http://127.0.0.1:{settings.probe_port}/{args.check}"
+    try:
+        response = httpx.get(url, timeout=args.timeout)
+    except httpx.HTTPError as exc:
+        print(f"{url}: no answer: {exc}")
+        return 1
+    print(response.text)
+    return 0 if response.status_code == 200 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     from shared.entrypoints.runner import SERVICES
 
@@ -83,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     health = commands.add_parser("health", help="exit 0 if the database and AWS answer")
     health.set_defaults(func=_health)
+
+    probe = commands.add_parser(
+        "probe",
+        help="exit 0 if this host's service answers its probe (the image's health check)",
+        description="GET http://127.0.0.1:$DRIPR_PROBE_PORT/<check>: livez (every loop of the "
+        "service going round) or readyz (its database and queues answer).",
+    )
+    probe.add_argument("check", nargs="?", choices=["livez", "readyz"], default="livez")
+    probe.add_argument("--timeout", type=float, default=5.0, help="seconds to wait (default 5)")
+    probe.set_defaults(func=_probe)
 
     demo = commands.add_parser(
         "demo",

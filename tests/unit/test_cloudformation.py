@@ -192,8 +192,15 @@ def test_every_service_runs_on_fargate_under_its_own_role_with_its_own_logs() ->
             "Ref": "LogRetentionDays"
         }
         assert resources[f"{name}Service"]["Properties"]["TaskDefinition"] == {"Ref": f"{name}Task"}
-        environment = {e["Name"]: e["Value"] for e in container["Environment"]}
+        environment = {e["Name"]: e["Value"] for e in container["Environment"] if "Name" in e}
         assert environment["DRIPR_TOPIC_ARN"] == {"Ref": "StatusChangeTopic"}
+        # Its probe endpoint is the container's health check, and exported traces are opt-in.
+        assert environment["DRIPR_PROBE_PORT"] == "9464"
+        assert {"ContainerPort": 9464, "Protocol": "tcp"} in container["PortMappings"]
+        assert container["HealthCheck"]["Command"] == ["CMD", "dripr", "probe", "livez"]
+        (otlp,) = [e for e in container["Environment"] if "Fn::If" in e]
+        assert otlp["Fn::If"][0] == "HasOtlpEndpoint"
+        assert otlp["Fn::If"][1]["Name"] == "OTEL_EXPORTER_OTLP_ENDPOINT"
         secrets = {s["Name"] for s in container["Secrets"]}
         assert {"DRIPR_DATABASE_PASSWORD", "DRIPR_UNSUBSCRIBE_SECRET"} <= secrets
         assert not secrets & set(environment), "a secret in plain environment"

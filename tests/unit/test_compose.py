@@ -20,6 +20,7 @@ def test_every_service_runs_after_migrate_and_provision() -> None:
     assert set(SERVICES) | {"localstack", "mysql", "setup"} == set(services)
     setup = services["setup"]
     assert "dripr migrate && dripr provision" in " ".join(setup["entrypoint"])
+    assert setup["healthcheck"] == {"disable": True}
     assert setup["depends_on"] == {
         "localstack": {"condition": "service_healthy"},
         "mysql": {"condition": "service_healthy"},
@@ -30,6 +31,7 @@ def test_every_service_runs_after_migrate_and_provision() -> None:
         assert service["depends_on"] == {"setup": {"condition": "service_completed_successfully"}}
         assert int(service["stop_grace_period"].rstrip("s")) >= 30  # drain 20 s + margin
         assert service["environment"]["AWS_ENDPOINT_URL"] == "http://localstack:4566"
+        assert service["healthcheck"]["test"] == ["CMD", "dripr", "probe", "livez"]
     assert services["localstack"]["environment"]["SERVICES"] == "sns,sqs,ses"
     assert "healthcheck" in services["localstack"] and "healthcheck" in services["mysql"]
 
