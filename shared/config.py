@@ -85,6 +85,9 @@ class Settings(BaseSettings):
         9464, ge=0, le=65535, description="each service's /metrics, /livez, /readyz; 0: none"
     )
     probe_host: str = Field("0.0.0.0", description="where the probe endpoint listens")  # nosec B104
+    queue_watch_seconds: float = Field(
+        30.0, gt=0, description="how often the control API reads queue depths for its gauges"
+    )
     liveness_seconds: float = Field(120.0, gt=0, description="a loop silent this long fails /livez")
 
     concurrency: int = Field(10, ge=1, le=100, description="handlers in flight per consumer")

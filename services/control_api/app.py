@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -14,7 +15,9 @@ from fastapi import FastAPI
 from services.control_api import dashboard, docs_page, errors
 from services.control_api.dashboard.session import Signer, signed_in
 from services.control_api.gatekeeper import Gatekeeper
+from services.control_api.queue_watch import QueueWatch
 from services.control_api.routes import (
+    activity,
     campaigns,
     public,
     queue_management,
@@ -35,13 +38,21 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if runtime is not None:
-            app.state.runtime = runtime
-            yield
-            return
-        async with bootstrap(settings) as own:
-            app.state.runtime = own
-            yield
+        async with contextlib.AsyncExitStack() as stack:
+            bound: Runtime = (
+                runtime
+                if runtime is not None
+                else await stack.enter_async_context(bootstrap(settings))
+            )
+            app.state.runtime = bound
+            app.state.queue_watch = watch = QueueWatch(bound, settings.queue_watch_seconds)
+            stop = asyncio.Event()
+            watching = asyncio.create_task(watch.run(stop))
+            try:
+                yield
+            finally:
+                stop.set()
+                await watching
 
     app = FastAPI(
         title="dripr control API",
@@ -60,7 +71,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> FastAPI:
         has_session=partial(signed_in, Signer(token)),
     )
     errors.install(app)
-    for module in (campaigns, sends, suppressions, queues, queue_management, public):
+    for module in (campaigns, activity, sends, suppressions, queues, queue_management, public):
         app.include_router(module.router)
     dashboard.install(app, token)
     if settings.api_docs:

@@ -65,13 +65,23 @@ async def campaign_list(
 
 @router.get("/{campaign_id}", response_class=HTMLResponse)
 async def campaign_page(campaign_id: CampaignId, request: Request, api: ApiDep) -> Response:
-    campaign = await api.get(f"/campaigns/{campaign_id}")
+    campaign = await api.get(f"/campaigns/{campaign_id}")  # first: its 404 names the campaign
+    handoffs = await api.get(f"/campaigns/{campaign_id}/handoffs")
     actions = [
         (action, label)
         for action, (label, applies) in ACTIONS.items()
         if campaign["campaign_status"] == applies
     ]
-    return render(request, "campaign.html", nav="campaigns", c=campaign, actions=actions)
+    slowest = max((s["slowest_seconds"] or 0 for s in handoffs), default=0)
+    return render(
+        request,
+        "campaign.html",
+        nav="campaigns",
+        c=campaign,
+        actions=actions,
+        handoffs=handoffs,
+        slowest=max(slowest, 0.001),
+    )
 
 
 @router.post("/{campaign_id}/actions/{action}")

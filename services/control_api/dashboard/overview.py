@@ -1,4 +1,5 @@
-"""The overview: pipeline state with the manual resume, breakers, queues, campaign counts."""
+"""The overview: pipeline state with the manual resume, the last hour's throughput and queue
+depth as charts, breakers, queues, campaign counts."""
 
 from __future__ import annotations
 
@@ -15,14 +16,18 @@ router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
 async def _state(api: Api) -> dict[str, Any]:
-    status, queues, counts = await asyncio.gather(
-        api.get("/queue-management/status"), api.get("/queues"), api.get("/campaigns/counts")
+    status, queues, counts, activity = await asyncio.gather(
+        api.get("/queue-management/status"),
+        api.get("/queues"),
+        api.get("/campaigns/counts"),
+        api.get("/activity"),
     )
     holds = {q["name"]: q for q in status["queues"]}
     return {
         "status": status,
         "queues": [{**q, "hold": holds.get(q["name"])} for q in queues],
         "counts": counts,
+        "activity": activity,
         "open_breakers": [b["name"] for b in status["breakers"] if b["state"] == "OPEN"],
     }
 

@@ -172,6 +172,8 @@ class ProcessedEvent(Base):
     trace_parent: Mapped[str | None] = mapped_column(String(55))
     """The handler's span, so a fan-in's last step can link the other branches."""
 
+    __table_args__ = (Index("ix_processed_events_at", "processed_at"),)
+
 
 class Email(Base):
     """The newsletter built for one campaign cycle; the unique key makes building it idempotent."""
@@ -214,6 +216,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("campaign_id", "cycle", "recipient_id", name="uq_deliveries_recipient"),
         Index("ix_deliveries_progress", "campaign_id", "cycle", "status"),
+        Index("ix_deliveries_sent_at", "sent_at"),
     )
 
 

@@ -1,4 +1,4 @@
-"""trace context on outbox rows and processed-event markers
+"""trace context on outbox rows and processed markers; time indexes for the activity charts
 
 Revision ID: 0009
 Revises: 0008
@@ -22,9 +22,13 @@ def upgrade() -> None:
         batch.add_column(sa.Column("trace_parent", sa.String(length=55), nullable=True))
     with op.batch_alter_table("processed_events") as batch:
         batch.add_column(sa.Column("trace_parent", sa.String(length=55), nullable=True))
+    op.create_index("ix_processed_events_at", "processed_events", ["processed_at"])
+    op.create_index("ix_deliveries_sent_at", "deliveries", ["sent_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deliveries_sent_at", table_name="deliveries")
+    op.drop_index("ix_processed_events_at", table_name="processed_events")
     with op.batch_alter_table("processed_events") as batch:
         batch.drop_column("trace_parent")
     with op.batch_alter_table("outbox") as batch:
