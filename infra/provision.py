@@ -130,8 +130,11 @@ class Provisioner:
         else:
             self.ses.create_configuration_set(ConfigurationSet={"Name": name})
             report.note("created", "ses-config-set", name)
+        # Named after the set: moto keeps event-destination names account-wide, so a second
+        # environment on the same emulator could not add its "feedback" (the name of earlier
+        # provisioning runs, still recognised).
         destination = {
-            "Name": "feedback",
+            "Name": f"{name}-feedback",
             "Enabled": True,
             "MatchingEventTypes": list(SES_EVENT_TYPES),
             "SNSDestination": {"TopicARN": feedback_topic_arn},
@@ -139,7 +142,11 @@ class Provisioner:
         described = self.ses.describe_configuration_set(
             ConfigurationSetName=name, ConfigurationSetAttributeNames=["eventDestinations"]
         )
-        found = [d for d in described.get("EventDestinations", []) if d["Name"] == "feedback"]
+        found = [
+            d
+            for d in described.get("EventDestinations", [])
+            if d["Name"] in (destination["Name"], "feedback")
+        ]
         label = f"{name} -> {feedback_topic_arn.rsplit(':', 1)[-1]}"
         if not found:
             self.ses.create_configuration_set_event_destination(
@@ -150,7 +157,8 @@ class Provisioner:
             report.note("unchanged", "ses-event-dest", label)
         else:
             self.ses.update_configuration_set_event_destination(
-                ConfigurationSetName=name, EventDestination=destination
+                ConfigurationSetName=name,
+                EventDestination={**destination, "Name": found[0]["Name"]},
             )
             report.note("updated", "ses-event-dest", label)
 

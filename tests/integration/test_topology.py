@@ -34,6 +34,16 @@ def test_provisioning_twice_changes_nothing(settings: Settings, topology: Report
     assert ("unchanged", "ses-identity", "dripr.example") in again.actions
 
 
+def test_a_second_environment_provisions_beside_the_first(
+    settings: Settings, topology: Report
+) -> None:
+    """Two environments on one emulator (moto keeps event-destination names account-wide)."""
+    other = provision(settings.model_copy(update={"env": f"{settings.env}x"}))
+
+    assert ("created", "ses-event-dest") in {(change, kind) for change, kind, _ in other.changed}
+    assert set(other.queue_urls.values()).isdisjoint(topology.queue_urls.values())
+
+
 def test_provisioning_repairs_drift(settings: Settings, topology: Report) -> None:
     sqs = sync_client("sqs", settings)
     sqs.set_queue_attributes(
