@@ -53,6 +53,7 @@ from shared.devtools.emulator import moto_server, wait_for_http
 from shared.domain.clock import utcnow_naive
 from shared.domain.statuses import CampaignStatus
 from shared.logging import configure_logging
+from tests.standins.otlp import otlp_receiver
 from tests.support import mysql_reachable, scratch_mysql_database
 
 WORKDIR = Path(".dripr/bench")
@@ -77,8 +78,9 @@ def percentile(values: list[float], fraction: float) -> float:
 
 # -- 1. dripr ------------------------------------------------------------------------------
 async def run_pipeline(
-    endpoint: str, database_url: str, campaigns: int, logs: Path
+    endpoint: str, database_url: str, campaigns: int, logs: Path, otlp: str | None = None
 ) -> dict[str, Any]:
+    """`otlp`: the services trace and export to this OTLP/HTTP endpoint (None: tracing off)."""
     settings = Settings(
         database_url=database_url,
         aws_endpoint_url=endpoint,
@@ -103,6 +105,7 @@ async def run_pipeline(
         )
         last_of_burst = max(c.id for c in burst)
         user = await _services_user(runtime.engine)
+        traced = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp} if otlp else {}
         env = service_environment(
             settings.model_copy(
                 update={
@@ -112,7 +115,8 @@ async def run_pipeline(
                 }
             )
             if user
-            else settings
+            else settings,
+            **traced,
         )
         processes = [ServiceProcess(name, env, logs) for name in PIPELINE]
         for process in processes:
@@ -221,6 +225,10 @@ async def run_pipeline(
         "peak_rss_mb": {k: round(v / 1024, 1) for k, v in peak_rss.items()},
         "peak_rss_mb_after_1000": {k: round(v / 1024, 1) for k, v in first_wave.items()},
         "cpu_seconds": cpu,
+        "services_cpu_ms_per_message": round(
+            sum(v for k, v in cpu.items() if k in PIPELINE) * 1000 / messages, 2
+        ),
+        "traced": otlp is not None,
         "cpu_share_of_machine": round(sum(cpu.values()) / (elapsed * (os.cpu_count() or 1)), 2),
     }
 
@@ -568,8 +576,19 @@ async def _baselines(
     return raw, polling
 
 
-def measure(kind: str, endpoint: str, sizes: list[int], baselines: bool = True) -> dict[str, Any]:
+def measure(
+    kind: str, endpoint: str, sizes: list[int], baselines: bool = True, tracing: bool = True
+) -> dict[str, Any]:
     result: dict[str, Any] = {"emulator": kind, "runs": []}
+    if tracing:  # the first size again, every service tracing and exporting every span
+        with otlp_receiver(keep=False) as receiver, scratch_mysql_database() as database_url:
+            logs = WORKDIR / f"logs-{kind}-traced"
+            traced = asyncio.run(run_pipeline(endpoint, database_url, sizes[0], logs, receiver.url))
+            time.sleep(6)  # the exporters' last batches (the SDK flushes at least every 5 s)
+            traced["spans_exported"] = receiver.span_count
+        traced.pop("to_statuses")
+        traced.pop("direct")
+        result["traced"] = traced
     for size in sizes:
         with scratch_mysql_database() as database_url:
             logs = WORKDIR / f"logs-{kind}-{size}"
@@ -594,6 +613,19 @@ def measure(kind: str, endpoint: str, sizes: list[int], baselines: bool = True) 
             ),
         }
     )
+    if tracing:
+        on = result["traced"]
+        result["tracing_cost"] = {
+            "messages_per_s_off": first["messages_per_s"],
+            "messages_per_s_on": on["messages_per_s"],
+            "throughput_ratio": round(on["messages_per_s"] / first["messages_per_s"], 3),
+            "services_cpu_ms_per_message_off": first["services_cpu_ms_per_message"],
+            "services_cpu_ms_per_message_on": on["services_cpu_ms_per_message"],
+            "overhead_cpu_ms_per_message": round(
+                on["services_cpu_ms_per_message"] - first["services_cpu_ms_per_message"], 2
+            ),
+            "spans_per_message": round(on["spans_exported"] / on["messages"], 2),
+        }
     largest = result["runs"][-1]
     if largest["campaigns"] > MEMORY_BASELINE:
         result["memory_growth"] = {
@@ -629,6 +661,7 @@ def print_result(result: dict[str, Any]) -> None:
             + f" = {run['cpu_share_of_machine']:.0%} of the machine's cores"
         )
         print("   peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in run["peak_rss_mb"].items()))
+    print_tracing(result)
     if "raw_loop" not in result:
         print_memory(result)
         return
@@ -650,6 +683,19 @@ def print_result(result: dict[str, Any]) -> None:
     print_memory(result)
 
 
+def print_tracing(result: dict[str, Any]) -> None:
+    if "tracing_cost" in result:
+        cost = result["tracing_cost"]
+        print(
+            f"tracing on (OTLP to a local receiver): {cost['messages_per_s_on']} msg/s vs "
+            f"{cost['messages_per_s_off']} off ({cost['throughput_ratio']}x); services' CPU "
+            f"{cost['services_cpu_ms_per_message_on']} ms/message vs "
+            f"{cost['services_cpu_ms_per_message_off']} off = "
+            f"{cost['overhead_cpu_ms_per_message']} ms per message; "
+            f"{cost['spans_per_message']} spans/message"
+        )
+
+
 def print_memory(result: dict[str, Any]) -> None:
     if "memory_growth" in result:
         growth = result["memory_growth"]
@@ -668,6 +714,9 @@ def main() -> int:
     parser.add_argument(
         "--no-baselines", action="store_true", help="skip the raw loop and the poller"
     )
+    parser.add_argument(
+        "--no-tracing", action="store_true", help="skip the run with tracing on (OTLP export)"
+    )
     args = parser.parse_args()
     configure_logging("console", "WARNING")
     if not mysql_reachable():
@@ -678,7 +727,13 @@ def main() -> int:
     results = []
     for kind in args.emulators.split(","):
         with emulator(kind) as endpoint:
-            result = measure(kind, endpoint, sizes, baselines=not args.no_baselines)
+            result = measure(
+                kind,
+                endpoint,
+                sizes,
+                baselines=not args.no_baselines,
+                tracing=not args.no_tracing,
+            )
         print_result(result)
         results.append(result)
     WORKDIR.mkdir(parents=True, exist_ok=True)
