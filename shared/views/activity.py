@@ -40,6 +40,8 @@ class Stage:
     written_at: datetime
     published_at: datetime | None
     handled: list[Handled] = field(default_factory=list)
+    receivers: list[str] = field(default_factory=list)
+    """The consumers this status is sent to; none for an operator's or a send's status."""
 
     @property
     def slowest_seconds(self) -> float | None:
@@ -137,6 +139,7 @@ async def handoffs(session: AsyncSession, campaign_id: int, cycle: int) -> list[
                 row.created_at,
                 row.published_at,
                 sorted(handled, key=lambda h: h.consumer),
+                receivers,
             )
         )
     return stages

@@ -47,6 +47,8 @@ class StageOut(BaseModel):
     written_at: UtcDatetime
     published_at: UtcDatetime | None
     handled: list[HandledOut]
+    receivers: list[str]
+    """The consumers this status is sent to (none: it waits for an operator or a send)."""
     slowest_seconds: float | None
 
 
@@ -88,6 +90,7 @@ async def campaign_handoffs(
             written_at=s.written_at,
             published_at=s.published_at,
             handled=[HandledOut(**h.__dict__) for h in s.handled],
+            receivers=s.receivers,
             slowest_seconds=s.slowest_seconds,
         )
         for s in stages

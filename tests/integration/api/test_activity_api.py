@@ -70,5 +70,12 @@ async def test_a_cycles_handoffs_stage_by_stage(api: httpx.AsyncClient, runtime:
         ("property", 1.5),
     ]
     assert stage["slowest_seconds"] == 4.0 and stage["written_at"].endswith("Z")
+    assert stage["receivers"] == [
+        "active-listings",
+        "intro",
+        "local-market",
+        "property",
+        "recent-sales",
+    ]
     missing = await api.get("/api/v1/campaigns/999999/handoffs")
     assert missing.status_code == 404
