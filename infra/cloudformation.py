@@ -64,7 +64,7 @@ def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
             **KEEP,
             "Properties": {
                 "QueueName": _name(spec.name),
-                "VisibilityTimeout": spec.visibility_timeout,
+                "VisibilityTimeout": _ref(parameters.visibility_parameter(spec)),
                 "MessageRetentionPeriod": spec.retention_seconds,
                 "ReceiveMessageWaitTimeSeconds": 20,
                 "RedrivePolicy": {
@@ -191,6 +191,7 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
                 "Description": "the one model the intro and home report may invoke",
             },
             **parameters.PARAMETERS,
+            **parameters.VISIBILITY_PARAMETERS,
         },
         "Conditions": parameters.CONDITIONS,
         "Resources": resources,

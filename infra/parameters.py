@@ -4,6 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.adapters.topology import MIN_VISIBILITY_TIMEOUT, TOPOLOGY, QueueSpec
+
+
+def visibility_parameter(spec: QueueSpec) -> str:
+    """The parameter of a queue's visibility timeout: `email-sender` → VisibilityEmailSender."""
+    return "Visibility" + "".join(part.capitalize() for part in spec.name.split("-"))
+
+
+VISIBILITY_PARAMETERS: dict[str, Any] = {
+    visibility_parameter(spec): {
+        "Type": "Number",
+        "Default": spec.visibility_timeout,
+        "MinValue": MIN_VISIBILITY_TIMEOUT,
+        "MaxValue": 43200,
+        "Description": f"seconds a received {spec.name} message stays hidden if its handler "
+        "dies (the heartbeat holds it while the handler lives)",
+    }
+    for spec in TOPOLOGY.queues
+}
+
 PARAMETERS: dict[str, Any] = {
     "ImageUri": {"Type": "String", "Description": "the dripr image (ECR URI with tag or digest)"},
     "VpcId": {"Type": "AWS::EC2::VPC::Id"},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,7 +50,10 @@ class Provisioner:
         ses: Any = None,
         sender: str = "",
         sesv2: Any = None,
+        visibility_timeouts: Mapping[str, int] | None = None,
     ) -> None:
+        self.visibility_timeouts = dict(visibility_timeouts or {})
+        """Queue name → visibility timeout, over the topology's."""
         self.sns = sns
         self.sqs = sqs
         self.ses = ses
@@ -75,9 +79,8 @@ class Provisioner:
                 {"MessageRetentionPeriod": str(spec.dlq_retention_seconds)},
                 report,
             )
-            queue_url, queue_arn = self._queue(
-                self.names.queue(spec), _queue_attributes(spec, dlq_arn), report
-            )
+            wanted = _queue_attributes(spec, dlq_arn, self.visibility_timeouts)
+            queue_url, queue_arn = self._queue(self.names.queue(spec), wanted, report)
             topic_arn = topics[spec.feed]
             self._allow_topic(queue_url, queue_arn, topic_arn, spec, report)
             self._subscription(topic_arn, queue_arn, spec, subscriptions[topic_arn], report)
@@ -245,9 +248,11 @@ class Provisioner:
         report.note("updated" if drift else "unchanged", "subscription", label)
 
 
-def _queue_attributes(spec: QueueSpec, dlq_arn: str) -> dict[str, str]:
+def _queue_attributes(
+    spec: QueueSpec, dlq_arn: str, visibility_timeouts: Mapping[str, int]
+) -> dict[str, str]:
     return {
-        "VisibilityTimeout": str(spec.visibility_timeout),
+        "VisibilityTimeout": str(visibility_timeouts.get(spec.name, spec.visibility_timeout)),
         "MessageRetentionPeriod": str(spec.retention_seconds),
         "ReceiveMessageWaitTimeSeconds": "20",
         "RedrivePolicy": json.dumps(
@@ -321,6 +326,7 @@ def provision(settings: Settings, topology: Topology = TOPOLOGY) -> Report:
         ses=sync_client("ses", settings),
         sender=settings.sender_email,
         sesv2=sync_client("sesv2", settings),
+        visibility_timeouts=settings.visibility_timeouts,
     )
     return provisioner.apply(topology)
 

@@ -4,9 +4,13 @@ Every pipeline consumer's queue is subscribed to the STATUS_CHANGE topic with ra
 filter policy on `to_status`, so a service only ever sees the transitions it acts on. The
 feedback consumer's queue is subscribed to the SES feedback topic instead, which SES itself
 publishes to (the configuration set's event destination, the identity's notifications): SNS's
-envelope is kept there, as SES's notifications arrive inside it. Visibility timeouts
-are sized to the work: the timeout is the lock on a message, and a heartbeat extends it for
-handlers that run long.
+envelope is kept there, as SES's notifications arrive inside it.
+
+Every queue's visibility timeout is 30 s: the timeout is the lock on a message, and the
+consumer's heartbeat extends it every third of it for as long as a live handler runs (an LLM
+call, a batch with long delays), so a long timeout buys nothing for live work and only delays
+the return of a crashed handler's message. With 30 s, dead work is back within 30 s of the crash.
+`DRIPR_VISIBILITY_TIMEOUTS` (provisioning) and the template's parameters set it per queue.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from shared.domain.statuses import CampaignStatus
 S = CampaignStatus
 D = Dependency
 FEEDBACK_QUEUE = "feedback"
+VISIBILITY_TIMEOUT = 30
+"""Seconds a received message stays hidden unless its handler's heartbeat extends it."""
+MIN_VISIBILITY_TIMEOUT = 10
+"""Below this the heartbeat (every third of the timeout) leaves too little margin for a slow
+ChangeMessageVisibility call before the message reappears."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,6 @@ class QueueSpec:
     name: str
     service: str
     to_statuses: tuple[CampaignStatus, ...]
-    visibility_timeout: int
     depends_on: tuple[Dependency, ...] = ()
     """The breakers the consumer's work goes through: an open one holds the consumer."""
     max_receive_count: int = 5
@@ -42,6 +50,7 @@ class QueueSpec:
     crash-cut claims before the sender resumes."""
     retention_seconds: int = 4 * 24 * 3600
     dlq_retention_seconds: int = 14 * 24 * 3600
+    visibility_timeout: int = VISIBILITY_TIMEOUT
 
     @property
     def from_ses(self) -> bool:
@@ -83,16 +92,16 @@ TOPOLOGY = Topology(
     topic="status-change",
     queues=(
         # One queue per data kind: each fetch succeeds, fails and retries on its own.
-        QueueSpec("property", "data_fetcher", (S.WAITING_FOR_DATA,), 60, (D.PROPERTY_DATA,)),
-        QueueSpec("active-listings", "data_fetcher", (S.WAITING_FOR_DATA,), 60, (D.PROPERTY_DATA,)),
-        QueueSpec("recent-sales", "data_fetcher", (S.WAITING_FOR_DATA,), 60, (D.PROPERTY_DATA,)),
-        QueueSpec("local-market", "data_fetcher", (S.WAITING_FOR_DATA,), 60, (D.PROPERTY_DATA,)),
-        QueueSpec("intro", "intro", (S.WAITING_FOR_DATA,), 180, (D.PROPERTY_DATA, D.BEDROCK)),
-        QueueSpec("home-report", "home_report", (S.WAITING_FOR_HOME_ANALYSIS,), 180, (D.BEDROCK,)),
-        QueueSpec("email-creation", "email_creation", (S.READY_TO_CREATE_EMAIL,), 120),
-        QueueSpec(SENDER_QUEUE, "email_sender", (S.READY_TO_SEND_EMAIL,), 300, (D.SES,)),
+        QueueSpec("property", "data_fetcher", (S.WAITING_FOR_DATA,), (D.PROPERTY_DATA,)),
+        QueueSpec("active-listings", "data_fetcher", (S.WAITING_FOR_DATA,), (D.PROPERTY_DATA,)),
+        QueueSpec("recent-sales", "data_fetcher", (S.WAITING_FOR_DATA,), (D.PROPERTY_DATA,)),
+        QueueSpec("local-market", "data_fetcher", (S.WAITING_FOR_DATA,), (D.PROPERTY_DATA,)),
+        QueueSpec("intro", "intro", (S.WAITING_FOR_DATA,), (D.PROPERTY_DATA, D.BEDROCK)),
+        QueueSpec("home-report", "home_report", (S.WAITING_FOR_HOME_ANALYSIS,), (D.BEDROCK,)),
+        QueueSpec("email-creation", "email_creation", (S.READY_TO_CREATE_EMAIL,)),
+        QueueSpec(SENDER_QUEUE, "email_sender", (S.READY_TO_SEND_EMAIL,), (D.SES,)),
         # SES's notifications about the mail sent: settle claims, suppress, guard the send.
-        QueueSpec(FEEDBACK_QUEUE, "feedback", (), 60, feed=FEEDBACK_TOPIC, pausable=False),
+        QueueSpec(FEEDBACK_QUEUE, "feedback", (), feed=FEEDBACK_TOPIC, pausable=False),
     ),
 )
 """Queue name → its spec; the names are the logical ones, `Names` adds the environment prefix."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from infra.provision import Report, provision
 from shared.adapters.aws import sync_client
 from shared.adapters.topology import TOPOLOGY
@@ -35,13 +37,29 @@ def test_provisioning_twice_changes_nothing(settings: Settings, topology: Report
 
 
 def test_a_second_environment_provisions_beside_the_first(
-    settings: Settings, topology: Report
+    settings: Settings, topology: Report, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two environments on one emulator (moto keeps event-destination names account-wide)."""
-    other = provision(settings.model_copy(update={"env": f"{settings.env}x"}))
+    """Two environments on one emulator (moto keeps event-destination names account-wide);
+    the second with the email sender's visibility timeout set (DRIPR_VISIBILITY_TIMEOUTS)."""
+    monkeypatch.setenv("DRIPR_VISIBILITY_TIMEOUTS", '{"email-sender": 45}')
+    changed = Settings(
+        database_url=settings.database_url,
+        aws_endpoint_url=settings.aws_endpoint_url,
+        env=f"{settings.env}x",
+    )
+    other = provision(changed)
 
     assert ("created", "ses-event-dest") in {(change, kind) for change, kind, _ in other.changed}
     assert set(other.queue_urls.values()).isdisjoint(topology.queue_urls.values())
+    sqs = sync_client("sqs", settings)
+    timeouts = {
+        name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
+            "Attributes"
+        ]["VisibilityTimeout"]
+        for name, url in other.queue_urls.items()
+    }
+    assert timeouts.pop("email-sender") == "45"
+    assert set(timeouts.values()) == {"30"}
 
 
 def test_provisioning_repairs_drift(settings: Settings, topology: Report) -> None:

@@ -76,6 +76,22 @@ def test_every_queue_has_its_filter_dlq_and_alarms() -> None:
         assert f"{name}QueueAgeAlarm" in resources
 
 
+def test_each_queue_s_visibility_timeout_is_a_parameter_of_its_own() -> None:
+    """30 s by default (dead work back within 30 s; the heartbeat holds live work), settable
+    per queue at deploy time within what SQS and the heartbeat allow."""
+    built = template()
+    for spec in TOPOLOGY.queues:
+        name = "".join(p.capitalize() for p in spec.name.split("-"))
+        queue = built["Resources"][f"{name}Queue"]["Properties"]
+        assert queue["VisibilityTimeout"] == {"Ref": f"Visibility{name}"}
+        parameter = built["Parameters"][f"Visibility{name}"]
+        assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (
+            30,
+            10,
+            43200,
+        )
+
+
 def _grants(role: str) -> dict[str, set[str]]:
     """Action → the resources (as JSON) a role grants it on."""
     grants: dict[str, set[str]] = {}

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.adapters.aws import _client_kwargs
+from shared.adapters.topology import TOPOLOGY
 from shared.config import DEV_POSTAL_ADDRESS, DEV_UNSUBSCRIBE_SECRET, Settings, UnsafeSettings
 
 GOOD_SECRET = "k" * 40
@@ -157,3 +158,22 @@ def test_a_secret_too_short_to_accept_is_not_printed_in_the_error(field: str) ->
         Settings(**{field: "hunter2"})
 
     assert "hunter2" not in str(refused.value)
+
+
+def test_visibility_timeouts_are_set_per_queue_and_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DRIPR_VISIBILITY_TIMEOUTS", '{"email-sender": 45, "intro": 600}')
+    settings = Settings()
+    assert settings.visibility_timeout(TOPOLOGY.queue("email-sender")) == 45
+    assert settings.visibility_timeout(TOPOLOGY.queue("intro")) == 600
+    assert settings.visibility_timeout(TOPOLOGY.queue("property")) == 30
+
+    for wrong, says in (
+        ('{"email_sender": 45}', "no queue 'email_sender'; known: active-listings"),
+        ('{"intro": 5}', "intro: 5 s; a visibility timeout is 10 to 43200 s"),
+        ('{"intro": 43201}', "intro: 43201 s"),
+    ):
+        monkeypatch.setenv("DRIPR_VISIBILITY_TIMEOUTS", wrong)
+        with pytest.raises(ValidationError, match=says):
+            Settings()
