@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from shared.consumer.outcomes import Reject
 from shared.domain.errors import PermanentError
 from shared.domain.events import StatusChange
 from shared.domain.statuses import SubStatus
@@ -83,10 +84,16 @@ def mark_failed(step: str) -> GiveUp:
 
 
 async def pending_campaign(uow: UnitOfWork, event: StatusChange, step: str) -> Campaign | None:
-    """The campaign if `step` still has work to do for the event's cycle, else None (stale)."""
+    """The campaign if `step` still has work to do for the event's cycle, else None (stale).
+
+    An event for a campaign that does not exist (a typo in an event injected by hand) is not
+    stale but wrong: it is rejected, so it lands in the DLQ with the reason, not in a log line.
+    """
     _check(step)
     campaign = await uow.campaigns.get(event.campaign_id)
-    if campaign is None or campaign.cycle != event.cycle:
+    if campaign is None:
+        raise Reject(f"campaign {event.campaign_id} does not exist")
+    if campaign.cycle != event.cycle:
         return None
     if getattr(campaign, step) is not SubStatus.WAITING_FOR_DATA:
         return None

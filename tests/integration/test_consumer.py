@@ -13,8 +13,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from infra.provision import Report
+from services.intro.app import intro_step
 from shared.adapters.db.models import Campaign, ProcessedEvent, Recipient
 from shared.adapters.db.uow import SqlUnitOfWork
+from shared.adapters.providers.data import SampleDataProvider
+from shared.adapters.providers.llm import TemplateWriter
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
 from shared.consumer.consumer import Consumer
@@ -195,6 +198,27 @@ async def test_rejected_event_is_dead_lettered_at_once(runtime: Runtime, topolog
     (dead,) = await dlq_messages(runtime, topology)
     reason = dead["MessageAttributes"]["failure_reason"]["StringValue"]
     assert reason == "rejected: campaign has no recipients"
+
+
+async def test_a_status_change_for_a_missing_campaign_is_dead_lettered_with_the_reason(
+    runtime: Runtime, topology: Report
+) -> None:
+    """As `aws sns publish` with a mistyped campaign_id would deliver it: the intro's real step."""
+    event = await started_campaign(runtime)
+    typo = event.model_copy(update={"campaign_id": 987654321})
+    step = intro_step(SampleDataProvider(), TemplateWriter())
+
+    await send(runtime, typo.model_dump_json())
+    async with consuming(runtime, step.handle):
+        await eventually(lambda: queue_is_empty(runtime))
+
+    (dead,) = await dlq_messages(runtime, topology)
+    reason = dead["MessageAttributes"]["failure_reason"]["StringValue"]
+    assert reason == "rejected: campaign 987654321 does not exist"
+    assert json.loads(dead["Body"])["campaign_id"] == 987654321
+    assert (await load(runtime.sessions, event.campaign_id)).intro_status is (
+        SubStatus.WAITING_FOR_DATA
+    )
 
 
 async def test_a_handler_that_always_fails_ends_in_the_dlq_after_max_receives(

@@ -14,6 +14,7 @@ from services.intro.app import intro_step
 from shared.adapters.db.models import Campaign, Email
 from shared.adapters.providers.data import SampleDataProvider
 from shared.adapters.providers.llm import TemplateWriter
+from shared.consumer.outcomes import Reject
 from shared.domain.clock import utcnow_naive
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus as S
@@ -105,6 +106,20 @@ async def test_an_event_from_an_older_cycle_is_stale() -> None:
     stale = event.model_copy(update={"cycle": CYCLE - 1})
 
     await complete(store, "property", data_steps(SampleDataProvider())["property"], stale)
+
+    assert store.campaigns[event.campaign_id].property_status is SubStatus.WAITING_FOR_DATA
+    assert store.events == []
+
+
+async def test_an_event_for_a_campaign_that_does_not_exist_is_rejected() -> None:
+    """Not stale but wrong (a typo in a hand-injected event): the runtime dead-letters it."""
+    store = FakeStore()
+    event = data_stage(store)
+    typo = event.model_copy(update={"campaign_id": event.campaign_id + 1000})
+
+    for queue, step in every_data_step():
+        with pytest.raises(Reject, match=f"campaign {typo.campaign_id} does not exist"):
+            await complete(store, queue, step, typo)
 
     assert store.campaigns[event.campaign_id].property_status is SubStatus.WAITING_FOR_DATA
     assert store.events == []
