@@ -2,20 +2,24 @@
 
 Domain errors are mapped by their base class (shared/domain/errors.py), so a new error type
 needs no handler here: `NotFound` is 404, `Refused` 409, `InvalidInput` 422, and a
-`DependencyError` that reaches a route 503.
+`DependencyError` that reaches a route 503; so is the database or the AWS endpoint being
+unreachable (an outage: the request may be tried again when it is over).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
 
+from shared.adapters.reachability import unreachable
 from shared.domain.errors import DependencyError, InvalidInput, NotFound, Refused
 
 
@@ -115,6 +119,17 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def _invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
         return _json(422, "invalid_request", str(exc))
+
+    async def _outage(request: Request, exc: Exception) -> JSONResponse:
+        dependency = unreachable(exc)
+        if dependency is None:
+            raise exc  # a bug, not an outage: the 500 it is
+        what = {"database": "the database", "aws": "the AWS endpoint"}[dependency]
+        message = f"{what} is unreachable; try again when it is back"
+        return _json(503, "dependency_unavailable", message, dependency=dependency)
+
+    app.add_exception_handler(DBAPIError, _outage)
+    app.add_exception_handler(BotoCoreError, _outage)
 
     @app.exception_handler(DependencyError)
     async def _dependency(_: Request, exc: DependencyError) -> JSONResponse:

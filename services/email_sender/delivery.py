@@ -30,7 +30,7 @@ from shared.adapters.db.rows import affected
 from shared.adapters.providers.mailer import Mailer, OutgoingEmail
 from shared.consumer.outcomes import Retry
 from shared.domain.clock import utcnow_naive
-from shared.domain.errors import PermanentError, Throttled, TransientError
+from shared.domain.errors import PermanentError, Throttled, TransientError, Unavailable
 from shared.domain.newsletter import personalise
 from shared.domain.sends import ABANDONED_CLAIM
 from shared.domain.statuses import DeliveryStatus as D
@@ -144,8 +144,8 @@ async def deliver_one(
             await _release(sessions, delivery_id, attempts, str(exc))
             raise Retry("the email provider's circuit breaker is open", delay=60) from exc
         status, error = D.FAILED, f"gave up after {attempts} attempts: {exc}"
-    except Retry:  # the breaker was open, or the limiter unreachable: this recipient waits
-        await _release(sessions, delivery_id, attempts, None)
+    except (Retry, Unavailable):  # the breaker open, the limiter or the endpoint unreachable:
+        await _release(sessions, delivery_id, attempts, None)  # nothing went out; it waits
         raise
     async with sessions() as session:
         await _record(

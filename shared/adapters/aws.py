@@ -18,6 +18,7 @@ from typing import Any
 import boto3
 from aiobotocore.session import AioSession
 from botocore.config import Config
+from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
 
 from shared.config import Settings
 
@@ -55,3 +56,9 @@ def async_client(
 
 def sync_client(service: str, settings: Settings) -> Any:
     return boto3.client(service, **_client_kwargs(service, settings))
+
+
+def endpoint_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the AWS endpoint cannot be reached at all (after botocore's retries),
+    rather than that it answered with an error."""
+    return isinstance(exc, EndpointConnectionError | ConnectionClosedError | ConnectTimeoutError)

@@ -23,7 +23,9 @@ log = structlog.get_logger(__name__)
 def guard(runtime: Runtime, adapter: Any, breaker: Dependency) -> Any:
     """Every call of the adapter goes through the dependency's circuit breaker."""
     ignore = tuple(t.strip() for t in runtime.settings.breaker_ignore.split(","))
-    return Guarded(adapter, CircuitBreaker(breaker, runtime.sessions, ignore))
+    return Guarded(
+        adapter, CircuitBreaker(breaker, runtime.sessions, ignore, outages=runtime.outages)
+    )
 
 
 async def open_data_provider(runtime: Runtime) -> DataProvider:

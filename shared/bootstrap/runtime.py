@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -19,8 +20,8 @@ from aiobotocore.session import AioSession
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from shared.adapters.aws import async_client
-from shared.adapters.db.engine import create_engine, session_factory
+from shared.adapters.aws import async_client, endpoint_unreachable
+from shared.adapters.db.engine import create_engine, database_unreachable, session_factory
 from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.outbox import OutboxRelay
 from shared.adapters.providers.data import DataProvider
@@ -31,6 +32,7 @@ from shared.adapters.topology import TOPOLOGY, Names, QueueSpec
 from shared.config import Settings
 from shared.consumer.consumer import Consumer, ConsumerOptions
 from shared.consumer.handling import GiveUp, Handler
+from shared.consumer.outage import Outage
 from shared.domain.errors import NotProvisioned
 from shared.domain.events import Event, StatusChange
 from shared.observability.liveness import Heartbeats
@@ -110,6 +112,16 @@ class Runtime:
             on_give_up=on_give_up,
             gate=PauseGate(self.sessions, spec.depends_on).held if spec.pausable else None,
             heartbeats=self.heartbeats,
+            outages=self.outages,
+        )
+
+    @cached_property
+    def outages(self) -> tuple[Outage, ...]:
+        """The process's watch on what every handler needs: the database, the AWS endpoint."""
+        checks = self.readiness_checks()
+        return (
+            Outage("database", checks["database"], database_unreachable),
+            Outage("aws", checks["aws"], endpoint_unreachable),
         )
 
     def readiness_checks(self) -> dict[str, Check]:

@@ -6,8 +6,9 @@ visibility timeout is the lock on the work, extended by a heartbeat while a hand
 (visibility.py); what can never succeed goes to the DLQ with its reason (dead_letter.py).
 
 Before each receive it asks its gate whether to take new work (a paused pipeline, an open
-breaker). On shutdown it stops receiving, lets in-flight handlers finish within a grace period,
-and makes the messages of those that did not finish visible again at once.
+breaker), and holds while a dependency every handler needs is unreachable (outage.py). On
+shutdown it stops receiving, lets in-flight handlers finish within a grace period, and makes
+the messages of those that did not finish visible again at once.
 
 Each message is handled inside a span that continues the trace its attributes carry (and links
 to the publish that sent it), and every turn of the loop beats the process's liveness.
@@ -35,6 +36,7 @@ from shared.consumer.handling import (
     U,
     UnitOfWorkFactory,
 )
+from shared.consumer.outage import Outage
 from shared.consumer.visibility import Visibility
 from shared.domain.events import Event
 from shared.observability import propagation
@@ -73,8 +75,10 @@ class Consumer(Generic[U]):
         on_give_up: GiveUp[U] | None = None,
         gate: Gate | None = None,
         heartbeats: Heartbeats | None = None,
+        outages: Sequence[Outage] = (),
     ) -> None:
         self.name = name
+        self._outages = tuple(outages)
         self.queue_url = queue_url
         self._sqs = sqs
         self._options = options
@@ -95,6 +99,7 @@ class Consumer(Generic[U]):
             deleter=self.deleter,
             backoff=Backoff(options.backoff_base_seconds, options.backoff_max_seconds),
             on_give_up=on_give_up,
+            outages=self._outages,
         )
 
     async def prepare(self) -> None:
@@ -144,6 +149,8 @@ class Consumer(Generic[U]):
             try:
                 messages = received.result()
             except Exception as exc:  # the endpoint is down or throttling: back off, keep going
+                if self._noticed(exc):
+                    continue  # held below until the endpoint answers a probe
                 failures += 1
                 delay = min(30.0, 0.5 * 2**failures)
                 log.warning("consumer.receive_failed", error=str(exc), retry_in=delay)
@@ -160,15 +167,23 @@ class Consumer(Generic[U]):
         self._heartbeats.stopped(self.name)
         log.info("consumer.stopped", consumer=self.name)
 
+    def _noticed(self, exc: BaseException) -> bool:
+        """Whether `exc` is an outage of a dependency every handler needs (now marked)."""
+        return any(outage.noticed(exc) for outage in self._outages)
+
     async def _held(self) -> str | None:
-        """The gate's reason to take no new work (a paused pipeline, an open breaker)."""
-        if self._gate is None:
-            return None
-        try:
-            reason = await self._gate()
-        except Exception as exc:  # cannot tell: keep working rather than stall on a blip
-            log.warning("consumer.gate_failed", error=str(exc))
-            return None
+        """Why to take no new work: an outage, a paused pipeline, an open breaker; or None."""
+        reason: str | None = None
+        for outage in self._outages:
+            reason = reason or await outage.held()
+        if reason is None and self._gate is not None:
+            try:
+                reason = await self._gate()
+            except Exception as exc:  # an outage holds; else keep working rather than stall
+                if not self._noticed(exc):
+                    log.warning("consumer.gate_failed", error=str(exc))
+                    return None
+                reason = f"{exc}"
         if reason != self._paused_for:
             if reason:
                 log.warning("consumer.paused", reason=reason)

@@ -5,6 +5,8 @@
 - `Retry(delay)`: visible again after the delay;
 - any other exception: visible again after an exponential backoff, until the queue's
   maxReceiveCount, when it is dead-lettered with the last error as its reason;
+- an outage of the database or the AWS endpoint (outage.py): handed back, never
+  dead-lettered for it, and the process's consumers hold until it is over;
 - a duplicate (the event was already processed by this consumer): deleted, nothing done;
 - success: deleted (in a batch, by the deleter).
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -28,6 +30,7 @@ from opentelemetry import trace
 from shared.consumer.dead_letter import DeadLetterer
 from shared.consumer.deleter import BatchDeleter
 from shared.consumer.envelope import parse_body
+from shared.consumer.outage import Outage
 from shared.consumer.outcomes import Reject, Retry
 from shared.consumer.visibility import Visibility
 from shared.domain.events import Event, MalformedMessage
@@ -49,6 +52,10 @@ _CONTEXT = ("campaign_id", "cycle", "send_id", "delivery_id", "ses_message_id")
 
 
 DEAD_LETTERED = "dead_lettered"
+UNAVAILABLE = "unavailable"
+OUTAGE_RELEASE_SECONDS = 5
+"""A message met with an outage is visible again after this, for whichever consumer is
+receiving by then: the ones that know of the outage hold until it is over."""
 
 
 def _receives(message: dict[str, Any]) -> int:
@@ -76,7 +83,9 @@ class MessageHandling(Generic[U]):
         deleter: BatchDeleter,
         backoff: Backoff = Backoff(),
         on_give_up: GiveUp[U] | None = None,
+        outages: Sequence[Outage] = (),
     ) -> None:
+        self._outages = tuple(outages)
         self._name = name
         self._handlers = dict(handlers)
         self._unit_of_work = unit_of_work
@@ -145,6 +154,8 @@ class MessageHandling(Generic[U]):
             await self._dead_letters.send(message, f"rejected: {exc}")
             return DEAD_LETTERED
         except Retry as exc:
+            if self._outage(exc):  # a retry because the database or endpoint is away
+                return await self._unavailable(receipt, exc)
             log.info("message.retry", reason=str(exc), delay=exc.delay)
             await self._visibility.release(receipt, exc.delay)
             return "retried"
@@ -152,12 +163,22 @@ class MessageHandling(Generic[U]):
             await asyncio.shield(self._visibility.release(receipt, 0))
             raise
         except Exception as exc:
+            if self._outage(exc):
+                return await self._unavailable(receipt, exc)
             return await self._failed(message, event, exc)
         finally:
             heartbeat.cancel()
         self._deleter.delete(receipt)
         log.info("message.handled", ms=round((time.perf_counter() - began) * 1000, 1))
         return outcome
+
+    def _outage(self, exc: BaseException) -> bool:
+        return any(outage.noticed(exc) for outage in self._outages)
+
+    async def _unavailable(self, receipt: str, exc: BaseException) -> str:
+        log.warning("message.unavailable", error=f"{type(exc).__name__}: {exc}"[:500])
+        await self._visibility.release(receipt, OUTAGE_RELEASE_SECONDS)
+        return UNAVAILABLE
 
     async def _failed(self, message: dict[str, Any], event: Event, exc: Exception) -> str:
         receives = _receives(message)

@@ -50,3 +50,14 @@ class Throttled(TransientError):
 
 class PermanentError(DependencyError):
     pass
+
+
+class Unavailable(DriprError):
+    """A dependency every handler needs (the database, the AWS endpoint) cannot be reached.
+
+    Nobody's fault in the message: the consumer hands it back without counting it as a failure
+    and holds until the dependency answers (shared/consumer/outage.py)."""
+
+    def __init__(self, dependency: str, message: str) -> None:
+        super().__init__(f"{dependency} unreachable: {message}")
+        self.dependency = dependency

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import signal
 from collections.abc import Awaitable, Callable
 
 import structlog
 
+from shared.adapters.reachability import unreachable
 from shared.bootstrap import Runtime, bootstrap
 from shared.config import Settings, UnsafeSettings
 from shared.logging import configure_logging
@@ -57,18 +59,43 @@ async def serve(name: str, settings: Settings | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _stopper(stop, sig))
+    wait = 1.0
+    while True:
+        try:
+            await _serve_once(run, settings, stop)
+            return
+        except Exception as exc:
+            dependency = unreachable(exc)
+            if dependency is None or stop.is_set():
+                raise
+            log = structlog.get_logger(__name__)
+            log.warning("service.waiting", dependency=dependency, error=str(exc), retry_in=wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=wait)
+            if stop.is_set():
+                return
+            wait = min(START_WAIT_MAX_SECONDS, wait * 2)
+
+
+START_WAIT_MAX_SECONDS = 5.0
+"""A service starting while the database or the AWS endpoint is unreachable tries again this
+often at most, instead of exiting into its orchestrator's crash loop."""
+
+
+async def _serve_once(run: ServiceMain, settings: Settings, stop: asyncio.Event) -> None:
     async with bootstrap(settings) as runtime:
         structlog.get_logger(__name__).info("service.started", env=settings.env)
         probes = None
+        over = asyncio.Event()  # this attempt's end: a stop, or a failure to start
         if settings.probe_port:
             app = probe_app(runtime.heartbeats, runtime.readiness_checks())
             probes = asyncio.create_task(
-                serve_probes(app, settings.probe_host, settings.probe_port, stop)
+                serve_probes(app, settings.probe_host, settings.probe_port, over)
             )
         try:
             await run(runtime, stop)
         finally:
-            stop.set()
+            over.set()
             if probes is not None:
                 await probes
 

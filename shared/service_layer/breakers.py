@@ -10,8 +10,8 @@ breaker stays open until an operator resets it; resetting resumes nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 import structlog
 from opentelemetry.trace import SpanKind
@@ -23,7 +23,7 @@ from shared.adapters.db.rows import affected
 from shared.consumer.outcomes import Retry
 from shared.domain.clock import utcnow_naive
 from shared.domain.dependencies import BREAKERS
-from shared.domain.errors import NotFound, Throttled, TransientError
+from shared.domain.errors import NotFound, Throttled, TransientError, Unavailable
 from shared.domain.statuses import BreakerState
 from shared.observability import metrics
 from shared.observability.tracing import span
@@ -32,16 +32,31 @@ from shared.service_layer import pausing
 log = structlog.get_logger(__name__)
 
 
+class Outage(Protocol):
+    """The consumer runtime's watch on a dependency every handler needs (consumer/outage.py)."""
+
+    dependency: str
+
+    async def confirms(self, exc: BaseException) -> bool: ...
+
+
 class CircuitBreaker:
-    """`ignore`: error texts that do not count (e.g. "Throttling", if throttling is expected)."""
+    """`ignore`: error texts that do not count (e.g. "Throttling", if throttling is expected).
+
+    `outages`: the process's watch on the database and the AWS endpoint. A failure that is one
+    of them (SES unreachable because nothing is) is raised as `Unavailable` and not counted: the
+    consumer holds until it is over, and no breaker opens for a dependency that is not to blame.
+    """
 
     def __init__(
         self,
         name: str,
         sessions: async_sessionmaker[AsyncSession],
         ignore: tuple[str, ...] = (),
+        outages: Sequence[Outage] = (),
     ) -> None:
         self.name = name
+        self._outages = tuple(outages)
         self._sessions = sessions
         self._ignore = tuple(text.lower() for text in ignore if text)
         self._gate = pausing.PauseGate(sessions, (name,), ttl=1.0)
@@ -57,6 +72,9 @@ class CircuitBreaker:
         except Throttled:
             raise
         except TransientError as exc:
+            for outage in self._outages:
+                if await outage.confirms(exc):
+                    raise Unavailable(outage.dependency, str(exc)) from exc
             if not any(text in str(exc).lower() for text in self._ignore):
                 await self.failed(str(exc))
             raise

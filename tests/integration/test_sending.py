@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from botocore.exceptions import EndpointConnectionError
 from pydantic import SecretStr
 from sqlalchemy import select, update
 
@@ -19,18 +20,21 @@ from services.control_api.app import create_app
 from services.email_creation.app import EMAIL_STEP
 from services.email_sender.app import handle_batch, handle_ready
 from services.email_sender.delivery import SendConfig
-from shared.adapters.aws import async_client
-from shared.adapters.db.models import Delivery, Recipient, Send
+from shared.adapters.aws import async_client, endpoint_unreachable
+from shared.adapters.db.models import CircuitBreakerRow, Delivery, Recipient, Send
 from shared.adapters.providers.mailer import OutgoingEmail, SesMailer
 from shared.bootstrap import Runtime
+from shared.consumer.outage import Outage
 from shared.consumer.outcomes import Retry
 from shared.devtools.emulator import moto_sent_emails
-from shared.domain.errors import PermanentError, TransientError
+from shared.domain.dependencies import Dependency
+from shared.domain.errors import PermanentError, TransientError, Unavailable
 from shared.domain.events import SendBatch, StatusChange
 from shared.domain.statuses import CampaignStatus as S
 from shared.domain.statuses import DeliveryStatus as D
 from shared.domain.statuses import SendStatus, SubStatus
 from shared.service_layer import sends
+from shared.service_layer.breakers import CircuitBreaker, Guarded
 from shared.service_layer.operations import apply_batch
 from shared.service_layer.steps import mark_failed
 from shared.views import sends as send_views
@@ -476,3 +480,43 @@ async def test_one_batch_runs_at_a_time_whatever_arrives_meanwhile(
     assert meanwhile == [[]]  # the second READY_TO_SEND_EMAIL queued no batch
     assert (await sender.progress(send.id)).sent == 3  # batch 0 ran alone; the stray did nothing
     assert [b.batch for b in await queued_batches(runtime, topology)] == [1]
+
+
+async def test_an_unreachable_endpoint_mid_send_fails_nobody_and_hands_the_batch_back(
+    runtime: Runtime, topology: Report, ses: Any
+) -> None:
+    """The second email finds the endpoint gone (SES and SQS alike): it is not failed, not
+    counted by the ses breaker; it and the rest wait as PENDING for the batch to come back."""
+
+    class EndpointGoesAway:
+        def __init__(self) -> None:
+            self.real = SesMailer(ses, runtime.settings.sender_email)
+            self.sent = 0
+
+        async def send(self, email: OutgoingEmail) -> str:
+            if self.sent >= 1:
+                refused = EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")
+                raise TransientError("ses", f"EndpointConnectionError: {refused}") from refused
+            self.sent += 1
+            return await self.real.send(email)
+
+    async def endpoint_down() -> None:
+        raise EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")
+
+    outage = Outage("aws", endpoint_down, endpoint_unreachable)
+    breaker = CircuitBreaker(Dependency.SES, runtime.sessions, outages=(outage,))
+    sender = Sender(runtime, Guarded(EndpointGoesAway(), breaker))
+    event = await ready_to_send(runtime, recipients=3)
+    send = await sender.ready(event, sends.Controls(batch_size=10, delay_ms=0, cooldown_seconds=0))
+    (batch,) = await queued_batches(runtime, topology)
+
+    with pytest.raises(Unavailable, match="aws unreachable"):
+        await sender.batch(batch)
+
+    async with runtime.sessions() as session:
+        page = await send_views.recipients(session, send.id, page_size=10)
+        failures = await session.scalar(
+            select(CircuitBreakerRow.failures).where(CircuitBreakerRow.name == "ses")
+        )
+    assert sorted(row.status for row in page.items) == [D.PENDING, D.PENDING, D.SENT]
+    assert outage.down and not failures

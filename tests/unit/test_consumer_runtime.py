@@ -9,6 +9,7 @@ from typing import Any
 from services.data_fetcher.app import steps as data_steps
 from shared.adapters.providers.data import SampleDataProvider
 from shared.consumer.consumer import Consumer, ConsumerOptions
+from shared.consumer.outage import Outage
 from shared.consumer.outcomes import Retry
 from shared.domain.events import StatusChange
 from shared.domain.statuses import CampaignStatus as S
@@ -34,7 +35,9 @@ def enveloped(event: StatusChange) -> str:
     return json.dumps({"Type": "Notification", "Message": event.model_dump_json()})
 
 
-async def consume(store: FakeStore, step: Step, *messages: dict[str, Any]) -> RuleKeepingSqs:
+async def consume(
+    store: FakeStore, step: Step, *messages: dict[str, Any], outages: tuple[Outage, ...] = ()
+) -> RuleKeepingSqs:
     sqs = RuleKeepingSqs(max_receive_count=3)
     consumer: Consumer[FakeUnitOfWork] = Consumer(
         "property",
@@ -44,6 +47,7 @@ async def consume(store: FakeStore, step: Step, *messages: dict[str, Any]) -> Ru
         store.unit_of_work,
         ConsumerOptions(backoff_base_seconds=2),
         on_give_up=step.give_up,
+        outages=outages,
     )
     await consumer.prepare()
     for each in messages:
@@ -140,3 +144,33 @@ async def test_the_last_failure_marks_the_step_error_and_dead_letters_the_event(
         "failed 3 times; last error RuntimeError: provider returned garbage"
     )
     assert store.status_changes() == [(S.WAITING_FOR_DATA, S.ERROR)]
+
+
+class DatabaseDown(Exception):
+    """What the database adapter's classifier recognises as the server being unreachable."""
+
+
+async def test_a_database_outage_hands_the_message_back_and_never_dead_letters_it() -> None:
+    """Even on the last receive: the outage is not the message's fault."""
+    store = FakeStore()
+    event = waiting(store)
+    probes: list[int] = []
+
+    async def probe() -> None:
+        probes.append(1)
+        raise DatabaseDown("still down")
+
+    async def needs_the_database(_: Any) -> Outcome:
+        raise RuntimeError("could not run the query") from DatabaseDown("connection refused")
+
+    outage = Outage("database", probe, lambda exc: isinstance(exc, DatabaseDown))
+    step = Step("property_status", needs_the_database)
+    sqs = await consume(
+        store, step, message(event.model_dump_json(), receives=3), outages=(outage,)
+    )
+
+    assert sqs.dead_letters == [] and sqs.deleted == []
+    assert sqs.visibility == [("r-1", 5)]  # back in SQS shortly, for whoever is receiving then
+    assert outage.down and probes == []  # marked; the consumers' loops probe it, not handlers
+    assert store.campaigns[event.campaign_id].property_status is SubStatus.WAITING_FOR_DATA
+    assert await outage.held() == "database unreachable for 0s"

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -83,3 +83,18 @@ def _sqlite_engine(url: str, **kwargs: Any) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+MYSQL_CONNECTION_ERRORS = frozenset({2002, 2003, 2005, 2006, 2013, 2055})
+"""MySQL client errors that mean no server to talk to: can't connect (2002, 2003), unknown
+host (2005), server gone away (2006), connection lost (2013, 2055)."""
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says the database server cannot be reached, not that a statement failed."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    args: tuple[object, ...] = tuple(getattr(exc.orig, "args", ()))
+    return bool(args) and args[0] in MYSQL_CONNECTION_ERRORS

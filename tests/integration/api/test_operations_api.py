@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import httpx
+import uvicorn
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from infra.provision import Report
+from services.control_api.app import create_app
 from shared.adapters.db.models import AuditEntry, Recipient
-from shared.bootstrap import Runtime
+from shared.bootstrap import Runtime, bootstrap
+from shared.devtools.emulator import free_port
 from shared.domain.events import StatusChange
 from shared.domain.statuses import SendStatus
 from shared.domain.unsubscribe import make_token
 from shared.views import sends as send_views
 from tests.factories import make_send, ready_to_create
+from tests.integration.api.conftest import TOKEN
 from tests.support import receive_all
 
 
@@ -242,4 +248,34 @@ async def test_the_contract_is_exact_strict_booleans_and_timestamps_with_their_z
     assert {"401", "404", "409", "413", "422"} <= set(pause["responses"])
     assert pause["responses"]["409"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/ErrorOut"
+    }
+
+
+async def test_an_unreachable_database_is_a_503_that_says_so(runtime: Runtime) -> None:
+    """An outage, not a bug: the API answers 503 naming the database, never a 500."""
+    unreachable_db = "mysql+asyncmy://root@127.0.0.1:1/dripr"  # nothing listens on port 1
+    settings = runtime.settings.model_copy(
+        update={"database_url": unreachable_db, "api_token": SecretStr(TOKEN)}
+    )
+    async with bootstrap(settings) as down:
+        port = free_port()
+        config = uvicorn.Config(create_app(settings, down), port=port, log_config=None)
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag, not an event
+            await asyncio.sleep(0.02)
+        try:
+            async with httpx.AsyncClient(
+                base_url=f"http://127.0.0.1:{port}",
+                headers={"Authorization": f"Bearer {TOKEN}", "X-Operator": "olivia"},
+            ) as client:
+                response = await client.get("/api/v1/campaigns")
+        finally:
+            server.should_exit = True
+            await serving
+    assert response.status_code == 503, response.text
+    assert response.json() == {
+        "error": "dependency_unavailable",
+        "message": "the database is unreachable; try again when it is back",
+        "dependency": "database",
     }
