@@ -22,6 +22,23 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=defaults.kills)
     parser.add_argument("--bad-messages", type=int, default=defaults.bad_messages)
     parser.add_argument(
+        "--endpoint-outage-seconds",
+        type=float,
+        default=defaults.endpoint_outage_seconds,
+        help="how long the AWS endpoint refuses connections (0: not at all)",
+    )
+    parser.add_argument(
+        "--database-outage-seconds",
+        type=float,
+        default=defaults.database_outage_seconds,
+        help="how long the database is unreachable (0: not at all)",
+    )
+    parser.add_argument(
+        "--visibility-timeout",
+        type=int,
+        help="set every queue's visibility timeout first (default: as provisioned, 30 s)",
+    )
+    parser.add_argument(
         "--on-breaker",
         choices=("stop", "resume"),
         default=defaults.on_breaker,
@@ -43,6 +60,9 @@ def main() -> int:
         replicas=args.replicas,
         kills=args.kills,
         bad_messages=args.bad_messages,
+        endpoint_outage_seconds=args.endpoint_outage_seconds,
+        database_outage_seconds=args.database_outage_seconds,
+        visibility_timeout=args.visibility_timeout,
         on_breaker=args.on_breaker,
         seed=args.seed,
         timeout=args.timeout,

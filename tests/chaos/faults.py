@@ -16,8 +16,10 @@ from shared.adapters.db.models import OutboxEvent
 from shared.adapters.topology import TOPOLOGY
 from shared.bootstrap import Runtime
 from shared.devtools.demo.processes import ServiceProcess
+from shared.domain.clock import utcnow_naive
 from shared.domain.statuses import CampaignStatus
 from tests.chaos.environment import Ground
+from tests.chaos.recovery import Window
 
 BAD_MARKER = "chaos-bad-"
 
@@ -94,6 +96,13 @@ class Chaos:
         """Processes killed on purpose and not yet restarted."""
         self._aws_faults: set[str] = set()
         self._bad_sent = 0
+        self.breakers_after: dict[str, list[str]] = {}
+        """Fault → the breakers open shortly after it (an outage must open none)."""
+        self.windows: list[Window] = []
+        """Each SIGKILL and outage, for the recovery table (recovery.py)."""
+        self._outage = asyncio.Lock()
+        """Held while the database or the endpoint is away: no kill lands meanwhile (a process
+        started during an outage cannot bootstrap, which is not what these faults test)."""
 
     # -- processes -------------------------------------------------------------------------
     async def kill_one(self) -> None:
@@ -102,13 +111,16 @@ class Chaos:
         if not candidates:
             return
         victim = self.rng.choice(candidates)
-        self.down.add(victim.label)
-        await asyncio.to_thread(victim.kill)
-        pause = round(self.rng.uniform(0.3, 2.0), 1)
-        self.log.note("sigkill", f"{victim.label} killed; restarting in {pause}s")
-        await asyncio.sleep(pause)
-        await asyncio.to_thread(victim.start)
-        self.down.discard(victim.label)
+        async with self._outage:
+            self.down.add(victim.label)
+            await asyncio.to_thread(victim.kill)
+            killed = utcnow_naive()
+            pause = round(self.rng.uniform(0.3, 2.0), 1)
+            self.log.note("sigkill", f"{victim.label} killed; restarting in {pause}s")
+            await asyncio.sleep(pause)
+            await asyncio.to_thread(victim.start)
+            self.windows.append(Window("sigkill", victim.name, killed, utcnow_naive()))
+            self.down.discard(victim.label)
 
     async def keep_killing(self, count: int, every: float) -> None:
         for _ in range(count):
@@ -178,6 +190,34 @@ class Chaos:
         await self.aws_fault("sns_publish", False)
         failed = (await asyncio.to_thread(self.ground.fault_stats)).get("sns_publish", 0)
         self.log.note("sns_publish_failure", f"over: {failed} Publish calls failed so far")
+
+    async def endpoint_outage(self, seconds: float) -> None:
+        """The AWS endpoint refuses every connection for a while: the proxy's process is gone."""
+        async with self._outage:
+            await asyncio.to_thread(self.ground.aws_proxy.stop)
+            began = utcnow_naive()
+            self.log.note("endpoint_outage", f"AWS refuses connections for {seconds:.0f}s")
+            await asyncio.sleep(seconds)
+            await asyncio.to_thread(self.ground.aws_proxy.start)
+            await asyncio.to_thread(self.ground.set_faults, *sorted(self._aws_faults))
+            self.windows.append(Window("endpoint_outage", None, began, utcnow_naive()))
+            self.log.note("endpoint_outage", "over: the endpoint answers again")
+
+    async def database_outage(self, seconds: float) -> None:
+        """The database server goes away for a while (to the services): connections cut,
+        new ones refused, then back."""
+        proxy = self.ground.database_proxy
+        if proxy is None:
+            self.log.note("database_outage", "skipped: SQLite has no server to lose")
+            return
+        async with self._outage:
+            await asyncio.to_thread(proxy.stop)
+            began = utcnow_naive()
+            self.log.note("database_outage", f"the database is unreachable for {seconds:.0f}s")
+            await asyncio.sleep(seconds)
+            await asyncio.to_thread(proxy.start)
+            self.windows.append(Window("database_outage", None, began, utcnow_naive()))
+            self.log.note("database_outage", "over: the database answers again")
 
     async def drop_database_connections(self) -> int:
         """KILL every server connection of the services (MySQL); SQLite has none to drop."""

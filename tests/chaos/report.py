@@ -35,6 +35,8 @@ class ChaosReport:
     checks: list[Check]
     evidence: Evidence | None
     exits: dict[str, int | None] = field(default_factory=dict)
+    recovery: list[dict[str, object]] = field(default_factory=list)
+    """Per fault kind and service: p50 and max seconds to finish the interrupted work."""
 
     @property
     def passed(self) -> bool:
@@ -75,6 +77,19 @@ def as_text(report: ChaosReport) -> str:
         lines += ["", f"Dead-letter queues ({len(evidence.dead_letters)} messages):"]
         lines += [
             f"  {d['queue']}: {d['reason']} | {d['body'][:90]}" for d in evidence.dead_letters
+        ]
+    if report.recovery:
+        lines += [
+            "",
+            "Recovery: seconds until the work a fault interrupted was done, after the restart or"
+            " the dependency's return (and after the kill or the outage's start):",
+        ]
+        lines += [
+            f"  {r['fault']:<16} {r['service']:<15} x{r['faults']:<3} "
+            f"{r['interrupted_events']:>4} events  p50 {r['p50_after_end_s']:>5}s  "
+            f"max {r['max_after_end_s']:>5}s   (from the start: p50 {r['p50_after_start_s']}s, "
+            f"max {r['max_after_start_s']}s)"
+            for r in report.recovery
         ]
     lines += ["", "Invariants:"]
     for check in report.checks:

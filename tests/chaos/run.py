@@ -37,6 +37,7 @@ from shared.domain.clock import utcnow_naive
 from shared.domain.statuses import BreakerState, CampaignStatus, PipelineState
 from shared.service_layer import pausing
 from shared.views.monitoring import Snapshot, snapshot
+from tests.chaos import recovery
 from tests.chaos.environment import Ground, ground
 from tests.chaos.faults import Chaos, FaultLog, summary
 from tests.chaos.invariants import Check, check_all
@@ -57,12 +58,19 @@ class ChaosOptions:
     duplicate_rounds: int = 4
     duplicate_sample: int = 40
     publish_outage_seconds: float = 4.0
+    endpoint_outage_seconds: float = 30.0
+    database_outage_seconds: float = 60.0
     dependency_outage_seconds: float = 5.0
     on_breaker: Literal["stop", "resume"] = "resume"
     seed: int = 1
     timeout: float = 900.0
     monitor_every: float = 3.0
-    visibility_timeout: int = 6
+    visibility_timeout: int | None = None
+    """None: every queue keeps its provisioned timeout (30 s), so recovery is measured as
+    deployed."""
+    recovery_bound_seconds: float = 45.0
+    """A SIGKILLed service's interrupted work must be done within this of its restart: the
+    visibility timeout (30 s) plus a handler's own time."""
     workdir: Path = Path(".dripr/chaos")
     database_url: str | None = None
     emulator: str | None = None
@@ -112,6 +120,7 @@ async def _run(options: ChaosOptions, where: Ground, say: Callable[[str], None])
     )
     services = driver.model_copy(
         update={
+            "database_url": where.services_database_url,
             "aws_endpoint_url": where.proxy,
             "scheduler_interval_seconds": 0.5,
             "outbox_grace_seconds": 2,
@@ -166,7 +175,56 @@ async def _run(options: ChaosOptions, where: Ground, say: Callable[[str], None])
                 ", ".join(f"{name}={code}" for name, code in exits.items()),
             )
         )
-        return _finish(options, where, log, checks, evidence, exits, elapsed, outcome)
+        recoveries = await recovery.measure(runtime, chaos.windows)
+        checks += _recovery_checks(options, log, chaos, recoveries)
+        return _finish(
+            options,
+            where,
+            log,
+            checks,
+            evidence,
+            exits,
+            elapsed,
+            outcome,
+            recovery.table(recoveries),
+        )
+
+
+def _recovery_checks(
+    options: ChaosOptions, log: FaultLog, chaos: Chaos, recoveries: list[recovery.Recovery]
+) -> list[Check]:
+    crashes = [f.detail for f in log.faults if f.kind == "crash"]
+    kills = [r for r in recoveries if r.kind == "sigkill"]
+    slowest = max(kills, key=lambda r: r.seconds_after_end, default=None)
+    checks = [
+        Check(
+            "no service exited by itself (no crash loop through the outages)",
+            not crashes,
+            "; ".join(crashes) or "every exit was a SIGKILL of the run's",
+        ),
+        Check(
+            f"a SIGKILLed service's interrupted work is done within "
+            f"{options.recovery_bound_seconds:.0f}s of its restart",
+            None
+            if slowest is None
+            else slowest.seconds_after_end <= options.recovery_bound_seconds,
+            "no kill landed"
+            if slowest is None
+            else f"slowest: {slowest.service} {slowest.seconds_after_end}s after the restart "
+            f"({len(kills)} kills)",
+        ),
+    ]
+    if chaos.breakers_after:
+        opened = {k: v for k, v in chaos.breakers_after.items() if v}
+        checks.append(
+            Check(
+                "the database and endpoint outages open no breaker",
+                not opened,
+                "; ".join(f"{k}: {', '.join(v)}" for k, v in opened.items())
+                or ", ".join(f"{k}: none" for k in chaos.breakers_after),
+            )
+        )
+    return checks
 
 
 def _processes(options: ChaosOptions, services: Settings, token: str) -> list[ServiceProcess]:
@@ -192,17 +250,21 @@ def _processes(options: ChaosOptions, services: Settings, token: str) -> list[Se
     return processes
 
 
-async def _precheck(runtime: Runtime, visibility_timeout: int) -> list[Check]:
+async def _precheck(runtime: Runtime, visibility_timeout: int | None) -> list[Check]:
     """The queues answer, nothing is paused, no breaker is open: else chaos proves nothing."""
     problems = []
+    timeouts = set()
     for spec in TOPOLOGY.queues:
         try:
             url = await runtime.queue_url(spec)
-            # Short, so a killed handler's message comes back within the run.
-            await runtime.sqs.set_queue_attributes(
-                QueueUrl=url, Attributes={"VisibilityTimeout": str(visibility_timeout)}
+            if visibility_timeout is not None:
+                await runtime.sqs.set_queue_attributes(
+                    QueueUrl=url, Attributes={"VisibilityTimeout": str(visibility_timeout)}
+                )
+            attributes = await runtime.sqs.get_queue_attributes(
+                QueueUrl=url, AttributeNames=["VisibilityTimeout"]
             )
-            await runtime.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+            timeouts.add(attributes["Attributes"]["VisibilityTimeout"])
         except Exception as exc:
             problems.append(f"{spec.name}: {exc}")
     async with runtime.sessions() as session:
@@ -220,7 +282,7 @@ async def _precheck(runtime: Runtime, visibility_timeout: int) -> list[Check]:
             "queues active",
             not problems,
             f"{len(TOPOLOGY.queues)} queues and their DLQs answer; visibility timeout "
-            f"{visibility_timeout}s"
+            f"{'/'.join(sorted(timeouts))}s"
             if not problems
             else "; ".join(problems),
         ),
@@ -296,7 +358,7 @@ async def _schedule(
     def count(status: CampaignStatus) -> int:
         return latest["now"].campaigns.get(status, 0) if "now" in latest else 0
 
-    await _until(lambda: count(CampaignStatus.DORMANT) < options.campaigns, within=60)
+    await _until(lambda: "now" in latest and count(CampaignStatus.DORMANT) < options.campaigns, 60)
     await chaos.send_bad_messages(options.bad_messages // 2)
     background = [
         asyncio.create_task(chaos.keep_killing(options.kills, options.kill_every)),
@@ -314,9 +376,29 @@ async def _schedule(
         for task in background:
             task.cancel()
         return result
+    # The sends the breaker held are under way again: both outages land on live work.
+    if options.endpoint_outage_seconds:
+        await chaos.endpoint_outage(options.endpoint_outage_seconds)
+        await _no_breaker_after(runtime, chaos, "endpoint_outage")
+    if options.database_outage_seconds:
+        await chaos.database_outage(options.database_outage_seconds)
+        await _no_breaker_after(runtime, chaos, "database_outage")
     await asyncio.gather(*background)
     await chaos.drop_database_connections()
     return "done"
+
+
+async def _no_breaker_after(runtime: Runtime, chaos: Chaos, fault: str) -> None:
+    """Ten seconds after an outage of the database or the endpoint: is any breaker open?"""
+    await asyncio.sleep(10)
+    async with runtime.sessions() as session:
+        opened = list(
+            await session.scalars(
+                select(CircuitBreakerRow.name).where(CircuitBreakerRow.state != BreakerState.CLOSED)
+            )
+        )
+    chaos.breakers_after[fault] = opened
+    chaos.log.note(fault, f"breakers open 10 s after it: {', '.join(opened) or 'none'}")
 
 
 async def _dependency_outage(
@@ -334,6 +416,7 @@ async def _dependency_outage(
         "breaker",
         f"ses opened after {row.failures} failures ({row.last_error}); pipeline paused",
     )
+    paused = utcnow_naive()
     if options.on_breaker == "stop":
         await chaos.aws_fault("ses_send", False)
         return "breaker"
@@ -345,6 +428,7 @@ async def _dependency_outage(
     chaos.log.note("operator", f"resume while the breaker is open: {status} {message}")
     await operator.reset("ses")
     status, message = await operator.resume()
+    chaos.windows.append(recovery.Window("paused", None, paused, utcnow_naive()))
     chaos.log.note("operator", f"reset breaker ses, then resume: {status}")
     if status != 200:
         operator.refusals.append(f"after reset: {status} {message}")
@@ -493,6 +577,7 @@ def _finish(
     exits: dict[str, int | None],
     elapsed: float,
     outcome: str,
+    recovered: list[dict[str, object]] | None = None,
 ) -> ChaosReport:
     report = ChaosReport(
         options={k: str(v) for k, v in asdict(options).items()},
@@ -505,6 +590,7 @@ def _finish(
         checks=checks,
         evidence=evidence,
         exits=exits,
+        recovery=recovered or [],
     )
     write_report(report, options.workdir)
     return report

@@ -40,12 +40,25 @@ def test_chaos_run_recovers_and_proves_every_invariant(tmp_path: Path) -> None:
         kill_every=4.0,
         bad_messages=5,
         duplicate_rounds=3,
-        timeout=300.0,
+        endpoint_outage_seconds=30.0,
+        database_outage_seconds=15.0,
+        timeout=420.0,
     )
     assert passed, text
     assert outcome == "finished"
-    for kind in ("sigkill", "duplicates", "malformed", "foreign", "sns_publish_failure"):
+    for kind in (
+        "sigkill",
+        "duplicates",
+        "malformed",
+        "foreign",
+        "sns_publish_failure",
+        "endpoint_outage",
+        "database_outage",
+    ):
         assert faults.get(kind, 0) >= 1, kind
+    assert "PASS a SIGKILLed service's interrupted work is done within 45s" in text
+    assert "PASS the database and endpoint outages open no breaker" in text
+    assert "Recovery: seconds until the work a fault interrupted was done" in text
     assert faults["breaker"] == 1 and faults["db_connection_drop"] >= 1
     assert "PASS manual resume refused while the breaker is open" in text
     assert "RESULT: PASSED" in (tmp_path / "chaos-report.txt").read_text()
@@ -61,6 +74,8 @@ def test_chaos_run_ends_gracefully_when_a_breaker_pauses_the_pipeline(tmp_path: 
         kills=1,
         bad_messages=2,
         duplicate_rounds=1,
+        endpoint_outage_seconds=0,
+        database_outage_seconds=0,
         on_breaker="stop",
         timeout=300.0,
     )

@@ -31,7 +31,7 @@ from tests.chaos.environment import Ground, fault_proxy
 @pytest.fixture
 def ses_down(aws_endpoint: str, tmp_path: Path) -> Iterator[Ground]:
     with fault_proxy(aws_endpoint, tmp_path / "proxy.log") as proxy:
-        ground = Ground("", aws_endpoint, proxy)
+        ground = Ground("", "", aws_endpoint, proxy.url, proxy, None)
         ground.set_faults("ses_send")
         yield ground
 
