@@ -51,12 +51,22 @@ class Settings(BaseSettings):
         hide_input_in_errors=True,  # a too-short secret must not be printed in the error
     )
 
-    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL", repr=False)
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        validation_alias="DATABASE_URL",
+        repr=False,
+        description="SQLAlchemy async URL: mysql+asyncmy://user:pass@host:3306/dripr in "
+        "production, SQLite for the embedded default",
+    )
     database_password: SecretStr | None = Field(
         None,
         description="joined to DATABASE_URL when it has none (ECS injects it from Secrets Manager)",
     )
-    aws_endpoint_url: str | None = Field(None, validation_alias="AWS_ENDPOINT_URL")
+    aws_endpoint_url: str | None = Field(
+        None,
+        validation_alias="AWS_ENDPOINT_URL",
+        description="an emulator (LocalStack, moto); unset for AWS",
+    )
     aws_region: str | None = Field(
         None,
         validation_alias=AliasChoices("AWS_REGION", "AWS_DEFAULT_REGION"),
@@ -69,7 +79,7 @@ class Settings(BaseSettings):
         description="attempts per AWS call, retries included: the one retry layer (botocore's)",
     )
     aws_retry_mode: Literal["standard", "adaptive", "legacy"] = Field(
-        "standard", validation_alias="AWS_RETRY_MODE"
+        "standard", validation_alias="AWS_RETRY_MODE", description="botocore's retry mode"
     )
     aws_access_key_id: str | None = Field(
         None,
@@ -81,8 +91,10 @@ class Settings(BaseSettings):
     env: str = Field("dev", pattern=r"^[a-z0-9][a-z0-9-]{0,20}$", description="name prefix")
     topic_arn: str | None = Field(None, description="skip the topic lookup by name")
 
-    log_format: Literal["auto", "json", "console"] = "auto"
-    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = Field(
+        "auto", description="json in containers; auto: JSON unless a terminal"
+    )
+    log_level: str = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     probe_port: int = Field(
         9464, ge=0, le=65535, description="each service's /metrics, /livez, /readyz; 0: none"
@@ -105,20 +117,31 @@ class Settings(BaseSettings):
         'e.g. {"email-sender": 60}); unset queues keep 30. How long a crashed handler\'s '
         "message stays hidden; the heartbeat holds it for live work of any length",
     )
-    shutdown_grace_seconds: float = Field(20.0, ge=0)
-    scheduler_interval_seconds: float = Field(5.0, gt=0)
+    shutdown_grace_seconds: float = Field(
+        20.0, ge=0, description="on SIGTERM, how long handlers in flight may finish"
+    )
+    scheduler_interval_seconds: float = Field(
+        5.0, gt=0, description="the scheduler's tick: due campaigns, the outbox sweep"
+    )
     outbox_grace_seconds: float = Field(10.0, ge=0, description="age before the sweep republishes")
 
-    data_provider: Literal["sample", "http"] = "sample"
+    data_provider: Literal["sample", "http"] = Field(
+        "sample", description="sample (embedded) or http (the property-data REST API)"
+    )
     data_api_url: str | None = Field(None, description="base URL of the property-data REST API")
-    data_api_key: SecretStr | None = None
+    data_api_key: SecretStr | None = Field(None, description="sent as X-Api-Key")
     data_kinds: str | None = Field(
         None, description="comma-separated data queues one data_fetcher runs (default: all)"
     )
-    data_timeout_seconds: float = Field(10.0, gt=0)
+    data_timeout_seconds: float = Field(10.0, gt=0, description="per property-data request")
 
-    llm: Literal["template", "bedrock"] = "template"
-    bedrock_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    llm: Literal["template", "bedrock"] = Field(
+        "template", description="template (embedded) or bedrock"
+    )
+    bedrock_model_id: str = Field(
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        description="the model the intro and home report invoke",
+    )
     bedrock_endpoint_url: str | None = Field(
         None,
         validation_alias=AliasChoices(
@@ -126,13 +149,13 @@ class Settings(BaseSettings):
         ),
         description="emulators have no Bedrock, so it has an endpoint of its own",
     )
-    llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_timeout_seconds: float = Field(60.0, gt=0, description="per Bedrock call")
 
     api_token: SecretStr | None = Field(
         None, min_length=16, description="operators' bearer token (32+ characters against AWS)"
     )
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(8000, ge=1, le=65535)
+    api_host: str = Field("127.0.0.1", description="where the control API listens")
+    api_port: int = Field(8000, ge=1, le=65535, description="the control API's port")
     api_forwarded_allow_ips: str = Field(
         "127.0.0.1",
         description="proxies whose X-Forwarded-Proto/For are believed (a TLS-terminating load "
@@ -151,7 +174,10 @@ class Settings(BaseSettings):
         description="comma-separated error texts a breaker does not count (e.g. Throttling)",
     )
 
-    sender_email: str = "newsletters@dripr.example"
+    sender_email: str = Field(
+        "newsletters@dripr.example",
+        description="SES source address; provisioning verifies its domain",
+    )
     postal_address: str = Field(
         DEV_POSTAL_ADDRESS,
         min_length=1,
@@ -186,7 +212,9 @@ class Settings(BaseSettings):
         description="also keep under SES's MaxSendRate, read at start and refreshed; "
         "unset: yes against AWS, no on an emulator (moto reports 1/s)",
     )
-    send_quota_refresh_seconds: float = Field(300.0, gt=0)
+    send_quota_refresh_seconds: float = Field(
+        300.0, gt=0, description="how often the sender rereads SES's MaxSendRate"
+    )
     send_rate_headroom: float = Field(
         0.9,
         ge=0.5,
@@ -203,7 +231,10 @@ class Settings(BaseSettings):
         0.001, gt=0, le=1, description="a send's complaint rate that pauses it (SES: 0.1%)"
     )
     guard_min_sent: int = Field(100, ge=1, description="emails sent before the guard judges")
-    public_base_url: str = "http://localhost:8000"
+    public_base_url: str = Field(
+        "http://localhost:8000",
+        description="base of the unsubscribe links; https against AWS",
+    )
     unsubscribe_secret: SecretStr = Field(
         SecretStr(DEV_UNSUBSCRIBE_SECRET),
         min_length=16,

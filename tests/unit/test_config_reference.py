@@ -1,0 +1,39 @@
+"""docs/reference/configuration.md is generated from Settings and covers every setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.config import Settings
+from shared.devtools.config_reference import render, variables
+
+COMMITTED = Path(__file__).parents[2] / "docs" / "reference" / "configuration.md"
+
+
+def test_the_committed_reference_is_the_generated_one() -> None:
+    assert COMMITTED.read_text() == render(), (
+        "docs/reference/configuration.md is stale; run: "
+        "python -m shared.devtools.config_reference > docs/reference/configuration.md"
+    )
+
+
+def test_every_setting_has_a_row_with_its_meaning() -> None:
+    rows = [line for line in render().splitlines() if line.startswith("| `")]
+    assert len(rows) == len(Settings.model_fields)
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"{name} has no description to document"
+        assert any(row.startswith(f"| `{variables(name, field)[0]}`") for row in rows), name
+
+
+def test_the_documented_names_are_the_ones_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        variables("shutdown_grace_seconds", Settings.model_fields["shutdown_grace_seconds"])[0], "7"
+    )
+    monkeypatch.setenv(
+        variables("database_url", Settings.model_fields["database_url"])[0],
+        "sqlite+aiosqlite:///x.db",
+    )
+    settings = Settings()
+    assert settings.shutdown_grace_seconds == 7 and settings.database_url.endswith("x.db")
