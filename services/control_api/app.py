@@ -95,6 +95,11 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait())
+    while not (server.started or serving.done() or stop.is_set()):  # noqa: ASYNC110 - a flag
+        await asyncio.sleep(0.05)
+    if server.started:
+        url = f"http://{settings.api_host}:{settings.api_port}"
+        structlog.get_logger(__name__).info("service.ready", url=url, dashboard=f"{url}/ui")
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
     stopping.cancel()

@@ -92,12 +92,29 @@ async def _serve_once(run: ServiceMain, settings: Settings, stop: asyncio.Event)
             probes = asyncio.create_task(
                 serve_probes(app, settings.probe_host, settings.probe_port, over)
             )
+        announcing = asyncio.create_task(_announce_ready(runtime, over))
         try:
             await run(runtime, stop)
         finally:
             over.set()
+            await announcing
             if probes is not None:
                 await probes
+
+
+async def _announce_ready(runtime: Runtime, over: asyncio.Event) -> None:
+    """Log `service.ready` once every loop of the process has gone round: it takes work now.
+
+    (`service.started` is logged when the adapters are wired, before the consumers have found
+    their queues.) The control API, which runs no loop, says so itself when it listens.
+    """
+    while not over.is_set():
+        loops = runtime.heartbeats.ages()
+        if loops and len(loops) >= len(runtime.consumed):
+            structlog.get_logger(__name__).info("service.ready", loops=sorted(loops))
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(over.wait(), timeout=0.2)
 
 
 def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
