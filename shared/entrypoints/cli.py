@@ -77,10 +77,25 @@ def _probe(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if response.status_code == 200 else 1
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dripr")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     from shared.entrypoints.runner import SERVICES
 
-    parser = argparse.ArgumentParser(prog="dripr", description="Event-driven newsletter pipeline.")
+    parser = argparse.ArgumentParser(
+        prog="dripr",
+        description="Event-driven newsletter pipeline.",
+        epilog="Exit status: 0 done; 1 failed (the API's error, or unreachable; a probe red); "
+        "2 usage error; 3 done in part, the rest refused (printed).",
+    )
+    parser.add_argument("--version", action="version", version=f"dripr {_version()}")
     parser.add_argument("--env", help="resource name prefix (DRIPR_ENV)")
     commands = parser.add_subparsers(dest="command", required=True)
 

@@ -139,6 +139,15 @@ def add_parsers(commands: Any) -> None:
     redrive.set_defaults(call=_redrive)
 
 
+EXIT_FAILED = 1
+"""The call failed: the API answered an error, or could not be reached."""
+EXIT_USAGE = 2
+"""argparse's: the command line itself is wrong."""
+EXIT_REFUSED = 3
+"""The call went through, but part of it was refused (a campaign not in the right status):
+what was refused is printed, and scripts can tell it from a failure or a typo."""
+
+
 def run(args: argparse.Namespace) -> int:
     settings = ClientSettings()
     api = ApiClient(args.api_url, settings.api_token, settings.operator)
@@ -146,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         result = args.call(api, args)
     except ApiCallError as exc:
         print(f"error: {exc}")
-        return 1
+        return EXIT_FAILED
     finally:
         api.close()
     if args.json:
@@ -154,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         Console().print(render(result))
     refused = result.get("refused") if isinstance(result, dict) else None
-    return 2 if refused else 0
+    return EXIT_REFUSED if refused else 0
 
 
 def _list_campaigns(api: ApiClient, args: argparse.Namespace) -> Any:

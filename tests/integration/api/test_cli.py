@@ -68,7 +68,7 @@ async def test_approve_prints_counts_and_refusals(api_url: str, runtime: Runtime
 
     result = await dripr(api_url, "approve", str(event.campaign_id), str(dormant))
 
-    assert result.returncode == 2  # partly refused: scripts can tell
+    assert result.returncode == 3  # partly refused: scripts can tell, from a usage error too
     assert "approve: 1 updated" in result.stdout
     assert f"campaign {dormant} is DORMANT: cannot approve" in result.stdout
     assert (await load(runtime.sessions, event.campaign_id)).campaign_status is (
@@ -89,6 +89,15 @@ async def test_errors_print_the_api_message_and_exit_non_zero(api_url: str) -> N
     )
     assert unreachable.returncode == 1 and "cannot reach the control API" in unreachable.stdout
     assert no_queue.returncode == 1 and "no queue named 'nope'" in no_queue.stdout
+
+
+async def test_usage_errors_and_the_version_have_their_own_exit_status(api_url: str) -> None:
+    typo = await dripr(api_url, "aprove", "1")
+    version = await dripr(api_url, "--version")
+
+    assert typo.returncode == 2 and "invalid choice: 'aprove'" in typo.stderr
+    assert version.returncode == 0 and version.stdout.startswith("dripr 0.")
+    assert "3 done in part" in (await dripr(api_url, "--help")).stdout
 
 
 async def test_queues_and_dlq_redrive_dry_run(api_url: str, runtime: Runtime) -> None:
