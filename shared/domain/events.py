@@ -30,8 +30,14 @@ class MalformedMessage(InvalidInput):
 class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    event_id: UUID = Field(default_factory=uuid4)
-    occurred_at: AwareDatetime = Field(default_factory=utcnow)
+    event_id: UUID = Field(
+        default_factory=uuid4,
+        description="unique per event: consumers record it to handle each event once",
+    )
+    occurred_at: AwareDatetime = Field(
+        default_factory=utcnow,
+        description="when the event was written, with its zone (2026-12-02T09:30:00Z)",
+    )
 
     def message_attributes(self) -> dict[str, str]:
         """String attributes SNS filter policies and SQS consumers can see without parsing."""
@@ -46,13 +52,20 @@ class Event(BaseModel):
 class StatusChange(Event):
     """A campaign moved from one status to another; services subscribe by `to_status`."""
 
-    event_type: Literal["STATUS_CHANGE"] = "STATUS_CHANGE"
-    version: Literal[1] = 1
-    campaign_id: int = Field(gt=0)
-    cycle: int = Field(ge=0)
-    from_status: CampaignStatus
-    to_status: CampaignStatus
-    reason: str | None = None
+    event_type: Literal["STATUS_CHANGE"] = Field(
+        "STATUS_CHANGE", description="what the event is: it picks the handler"
+    )
+    version: Literal[1] = Field(1, description="the format's version")
+    campaign_id: int = Field(gt=0, description="the campaign that moved; it must exist")
+    cycle: int = Field(
+        ge=0, description="the campaign's cycle (its current one, or the event is stale)"
+    )
+    from_status: CampaignStatus = Field(description="the status it left")
+    to_status: CampaignStatus = Field(
+        description="the status it entered: the queues subscribed to it receive the event "
+        "(and only with the `to_status` message attribute set, through the topic)"
+    )
+    reason: str | None = Field(None, description="why, for a person (an error, an operator)")
 
     def message_attributes(self) -> dict[str, str]:
         return {**super().message_attributes(), "to_status": self.to_status.value}
@@ -62,12 +75,16 @@ class SendBatch(Event):
     """Deliver the next batch of a send. Sent straight to the sender's queue, delayed by the
     send's cooldown; `batch` is its sequence number, so a duplicate of a batch is recognised."""
 
-    event_type: Literal["SEND_BATCH"] = "SEND_BATCH"
-    version: Literal[1] = 1
-    send_id: int = Field(gt=0)
-    campaign_id: int = Field(gt=0)
-    cycle: int = Field(ge=0)
-    batch: int = Field(ge=0)
+    event_type: Literal["SEND_BATCH"] = Field(
+        "SEND_BATCH", description="what the event is: it picks the handler"
+    )
+    version: Literal[1] = Field(1, description="the format's version")
+    send_id: int = Field(gt=0, description="the send (`dripr sends progress ID`); it must exist")
+    campaign_id: int = Field(gt=0, description="the send's campaign")
+    cycle: int = Field(ge=0, description="the send's cycle")
+    batch: int = Field(
+        ge=0, description="the batch's sequence number: a duplicate of one already done is dropped"
+    )
 
 
 EVENT_TYPES: dict[str, type[Event]] = {STATUS_CHANGE: StatusChange, "SEND_BATCH": SendBatch}
