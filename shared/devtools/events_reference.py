@@ -18,7 +18,7 @@ from shared.domain.sends import SENDER_QUEUE
 from shared.domain.statuses import CampaignStatus
 
 REFERENCE = Path(__file__).parents[2] / "docs" / "reference"
-SLUGS = {StatusChange: "status-change", SendBatch: "send-batch"}
+SLUGS: dict[type[Event], str] = {StatusChange: "status-change", SendBatch: "send-batch"}
 
 EXAMPLES: dict[type[Event], dict[str, Any]] = {
     StatusChange: {
