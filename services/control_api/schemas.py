@@ -78,7 +78,11 @@ class CampaignIn(BaseModel):
     no_address_newsletter: StrictBool = False
     requires_approval: StrictBool = False
     cadence_days: int = Field(30, ge=1, le=365)
-    next_send_datetime: StrictDatetime | None = None
+    next_send_datetime: StrictDatetime | None = Field(
+        None,
+        description="when the first cycle starts (ISO 8601; with a zone, or read as UTC); "
+        "default: now",
+    )
     recipients: list[RecipientIn] = Field(
         min_length=1,
         max_length=10_000,

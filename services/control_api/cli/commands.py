@@ -10,6 +10,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -50,6 +51,13 @@ def add_parsers(commands: Any) -> None:
     create.add_argument("--no-address", action="store_true", help="a no-address newsletter")
     create.add_argument("--requires-approval", action="store_true")
     create.add_argument("--cadence-days", type=int, default=30)
+    create.add_argument(
+        "--first-send",
+        type=_when,
+        metavar="WHEN",
+        help="when the first cycle starts: 2026-12-24T09:00:00Z, 2026-12-24T09:00+01:00, or a "
+        "date (midnight UTC); default now",
+    )
     create.add_argument("--recipient", action="append", required=True, metavar="EMAIL")
     create.set_defaults(call=_create_campaign)
 
@@ -195,7 +203,24 @@ def _create_campaign(api: ApiClient, args: argparse.Namespace) -> Any:
         "cadence_days": args.cadence_days,
         "recipients": [{"email": email} for email in args.recipient],
     }
+    if args.first_send is not None:
+        body["next_send_datetime"] = args.first_send
     return api.call("POST", "/api/v1/campaigns", json=body)
+
+
+def _when(text: str) -> str:
+    """An ISO 8601 moment with its zone, or a date (midnight UTC), as the API takes it."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time") from None
+    if len(text) == 10:  # a date alone
+        moment = moment.replace(tzinfo=UTC)
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has no zone: add Z for UTC or an offset such as +01:00"
+        )
+    return moment.isoformat()
 
 
 def _batch(api: ApiClient, args: argparse.Namespace) -> Any:

@@ -49,10 +49,19 @@ async def test_campaigns_create_list_show(api_url: str, runtime: Runtime) -> Non
         "a@homes.example",
         "--recipient",
         "b@homes.example",
+        "--first-send",
+        "2030-12-24T09:00+01:00",
     )
     assert created.returncode == 0, created.stdout + created.stderr
     campaign_id = json.loads(created.stdout)["id"]
-    assert (await load(runtime.sessions, campaign_id)).name == "CLI made"
+    assert json.loads(created.stdout)["next_send_datetime"] == "2030-12-24T08:00:00Z"
+    stored = await load(runtime.sessions, campaign_id)
+    assert (stored.name, stored.next_send_datetime.isoformat()) == (
+        "CLI made",
+        "2030-12-24T08:00:00",
+    )
+    zoneless = await dripr(api_url, "campaigns", "create", "--first-send", "2030-12-24T09:00")
+    assert zoneless.returncode == 2 and "has no zone: add Z for UTC" in zoneless.stderr
 
     listed = await dripr(api_url, "campaigns", "list")
     shown = await dripr(api_url, "campaigns", "show", str(campaign_id), "--json")
