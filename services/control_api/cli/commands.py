@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from services.control_api.cli.client import ApiCallError, ApiClient
-from services.control_api.cli.render import render
+from services.control_api.cli.render import render, summary, tsv
 from shared.config import ClientSettings
 
 Handler = Callable[[ApiClient, argparse.Namespace], Any]
@@ -168,8 +169,12 @@ def run(args: argparse.Namespace) -> int:
         api.close()
     if args.json:
         print(json.dumps(result, indent=2, default=str))
-    else:
+    elif sys.stdout.isatty():
         Console().print(render(result))
+    else:  # piped or redirected: plain lines, no table to squeeze; the count on stderr
+        print(tsv(result))
+        if (line := summary(result)) is not None:
+            print(line, file=sys.stderr)
     refused = result.get("refused") if isinstance(result, dict) else None
     return EXIT_REFUSED if refused else 0
 

@@ -66,7 +66,10 @@ async def test_campaigns_create_list_show(api_url: str, runtime: Runtime) -> Non
     listed = await dripr(api_url, "campaigns", "list")
     shown = await dripr(api_url, "campaigns", "show", str(campaign_id), "--json")
 
-    assert listed.returncode == 0 and "CLI made" in listed.stdout and "1 in all" in listed.stdout
+    assert listed.returncode == 0 and "1 in all" in listed.stderr
+    header, *rows = [line.split("\t") for line in listed.stdout.splitlines()]  # piped: TSV
+    assert header[:2] == ["id", "name"] and "campaign_status" in header and len(rows) == 1
+    assert dict(zip(header, rows[0], strict=True))["name"] == "CLI made"
     assert json.loads(shown.stdout)["recipients"] == 2
 
 
@@ -78,7 +81,7 @@ async def test_approve_prints_counts_and_refusals(api_url: str, runtime: Runtime
     result = await dripr(api_url, "approve", str(event.campaign_id), str(dormant))
 
     assert result.returncode == 3  # partly refused: scripts can tell, from a usage error too
-    assert "approve: 1 updated" in result.stdout
+    assert "approve: 1 updated" in result.stderr
     assert f"campaign {dormant} is DORMANT: cannot approve" in result.stdout
     assert (await load(runtime.sessions, event.campaign_id)).campaign_status is (
         S.READY_TO_SEND_EMAIL
