@@ -4,6 +4,8 @@ went round, and the control API with the address it accepts connections on."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -61,3 +63,28 @@ def test_the_control_api_is_ready_with_the_address_it_answers_on(
     finally:
         api.stop()
     assert ready["url"] == f"http://127.0.0.1:{port}"
+
+
+def test_logs_reach_a_file_line_by_line_without_pythonunbuffered(
+    settings: Settings, topology: Report, tmp_path: Path
+) -> None:
+    """As "Running it yourself" starts a service, output redirected to a file: each line is
+    there as it happens (logs go to stderr, which Python writes line by line)."""
+    env = service_environment(settings, DRIPR_PROBE_PORT="0")
+    env.pop("PYTHONUNBUFFERED", None)
+    log = tmp_path / "scheduler.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shared.entrypoints.cli", "run", "scheduler"],
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while "service.ready" not in log.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
