@@ -4,7 +4,8 @@ It speaks the real wire protocol over real HTTP, so the adapter's URL building, 
 handling and retries are exercised end to end, and it serves `SampleDataProvider`'s figures so
 results can be compared. Tests script failures with `fail_next`, `delay_next` and `garble_next`.
 
-Protocol (all GET, JSON bodies, key in the `X-Api-Key` header, errors as {"message": ...}):
+Protocol (docs/reference/property-data.openapi.yaml is the contract; all GET, JSON bodies, key
+in the `X-Api-Key` header, errors as {"message": ...}):
     /v1/properties/valuation?address=   -> SampleDataProvider.property_valuation
     /v1/listings/active?address=        -> {"listings": [...]}
     /v1/sales/recent?address=           -> {"sales": [...]}

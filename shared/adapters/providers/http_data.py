@@ -1,4 +1,5 @@
-"""Adapter for a property-data REST API (stand-in and protocol: tests/standins/property_api.py).
+"""Adapter for a property-data REST API (contract: docs/reference/property-data.openapi.yaml;
+stand-in: tests/standins/property_api.py).
 
 Every failure becomes a `TransientError` (throttling, 408, 5xx, timeouts, broken connections,
 unreadable bodies: the dependency is unwell, so it is retried with exponential backoff) or a
