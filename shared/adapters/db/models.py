@@ -139,19 +139,27 @@ class OutboxEvent(Base):
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    """The event's own id (its payload's event_id): consumers' processed markers name it."""
     event_type: Mapped[str] = mapped_column(String(50))
+    """STATUS_CHANGE or SEND_BATCH."""
     campaign_id: Mapped[int | None] = mapped_column(Id)
     cycle: Mapped[int | None]
+    """The campaign's cycle the event belongs to, for SEND_BATCH rows too."""
     from_status: Mapped[str | None] = mapped_column(String(40))
     to_status: Mapped[str | None] = mapped_column(String(40))
+    """STATUS_CHANGE only: the status entered, which picks the receiving queues."""
     payload: Mapped[str] = mapped_column(Text)
+    """The event as JSON, exactly the message body published (docs/reference/events.md)."""
     queue: Mapped[str | None] = mapped_column(String(80))
     """A queue of the topology to send to directly (e.g. a SEND_BATCH); None: the topic."""
     delay_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime]
+    """When the transaction that caused it wrote it: the hand-off latency starts here."""
     published_at: Mapped[datetime | None]
+    """None until SNS/SQS accepted it; the scheduler's sweep republishes older ones."""
     publish_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    """The last publish failure, for an operator."""
     trace_parent: Mapped[str | None] = mapped_column(String(55))
     """W3C traceparent of the transaction that wrote the row: its publish continues that trace."""
 
@@ -167,8 +175,10 @@ class ProcessedEvent(Base):
     __tablename__ = "processed_events"
 
     consumer: Mapped[str] = mapped_column(String(80), primary_key=True)
+    """The queue's name (property, intro, email-sender, ...)."""
     event_id: Mapped[str] = mapped_column(String(36), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow_naive)
+    """When the handler's transaction committed: the end of a hand-off."""
     trace_parent: Mapped[str | None] = mapped_column(String(55))
     """The handler's span, so a fan-in's last step can link the other branches."""
 
