@@ -6,6 +6,8 @@ import argparse
 import asyncio
 from collections.abc import Sequence
 
+import argcomplete
+
 from shared.config import Settings
 from shared.logging import configure_logging
 
@@ -152,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers the shell's completion request, else nothing
+    args = parser.parse_args(argv)
     if hasattr(args, "call"):  # an operator command: a client of the control API
         from services.control_api.cli.commands import run as run_operator_command
 
