@@ -180,10 +180,11 @@ class Consumer(Generic[U]):
             try:
                 reason = await self._gate()
             except Exception as exc:  # an outage holds; else keep working rather than stall
-                if not self._noticed(exc):
+                down = next((o for o in self._outages if o.noticed(exc)), None)
+                if down is None:
                     log.warning("consumer.gate_failed", error=str(exc))
                     return None
-                reason = f"{exc}"
+                reason = f"{down.dependency} unreachable"
         if reason != self._paused_for:
             if reason:
                 log.warning("consumer.paused", reason=reason)
