@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import argcomplete
 
-from shared.config import Settings
+from shared.config import Settings, load_settings
 from shared.logging import configure_logging
 
 
@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dripr",
         description="Event-driven newsletter pipeline.",
         epilog="Exit status: 0 done; 1 failed (the API's error, or unreachable; a probe red); "
-        "2 usage error; 3 done in part, the rest refused (printed).",
+        "2 usage error or an invalid setting; 3 done in part, the rest refused (printed).",
     )
     parser.add_argument("--version", action="version", version=f"dripr {_version()}")
     parser.add_argument("--env", help="resource name prefix (DRIPR_ENV)")
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from services.control_api.cli.commands import run as run_operator_command
 
         return run_operator_command(args)
-    settings = Settings() if args.env is None else Settings(env=args.env)
+    settings = load_settings() if args.env is None else load_settings(env=args.env)
     configure_logging(settings.log_format, settings.log_level)
     return int(args.func(args, settings))
 

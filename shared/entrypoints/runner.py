@@ -12,7 +12,7 @@ import structlog
 
 from shared.adapters.reachability import unreachable
 from shared.bootstrap import Runtime, bootstrap
-from shared.config import Settings, UnsafeSettings
+from shared.config import Settings, UnsafeSettings, load_settings
 from shared.logging import configure_logging
 from shared.observability.metrics import configure_metrics
 from shared.observability.probes import probe_app, serve_probes
@@ -126,7 +126,7 @@ def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:
 
 
 def main(name: str) -> None:
-    settings = Settings()
+    settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     configure_metrics(name)
     configure_tracing(name)

@@ -177,3 +177,21 @@ def test_visibility_timeouts_are_set_per_queue_and_checked(
         monkeypatch.setenv("DRIPR_VISIBILITY_TIMEOUTS", wrong)
         with pytest.raises(ValidationError, match=says):
             Settings()
+
+
+def test_a_bad_setting_exits_2_naming_each_variable_not_with_a_traceback() -> None:
+    for command in (["-m", "shared.entrypoints.cli", "provision"], ["-m", "services.intro"]):
+        done = subprocess.run(
+            [sys.executable, *command],
+            env={
+                **os.environ,
+                "DRIPR_VISIBILITY_TIMEOUTS": '{"itro": 60}',
+                "DRIPR_CONCURRENCY": "0",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "DRIPR_CONCURRENCY: Input should be greater than or equal to 1" in done.stderr
+        assert "DRIPR_VISIBILITY_TIMEOUTS: no queue 'itro'; known:" in done.stderr

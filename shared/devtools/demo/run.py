@@ -72,6 +72,14 @@ def run_demo(options: DemoOptions, base: Settings) -> int:
             f"[bold]Dashboard[/] http://127.0.0.1:{port}/ui (sign in with token [bold]{token}[/]; "
             "`--keep-running` keeps it up after the cycle)"
         )
+        console.print(
+            "From another terminal (the `dripr` commands, the AWS CLI, docs/operations.md):\n"
+            f"  export DRIPR_API_URL=http://127.0.0.1:{port} DRIPR_API_TOKEN={token}\n"
+            f"  export DRIPR_ENV={settings.env} AWS_ENDPOINT_URL={settings.aws_endpoint_url or ''}"
+            f" DATABASE_URL={settings.database_url}",
+            highlight=False,
+            soft_wrap=True,
+        )
         try:
             return asyncio.run(
                 _drive(settings, options, processes, console, provisioned.feedback_topic_arn)
