@@ -7,7 +7,6 @@ are not https. Secrets are `SecretStr`: they print as `**********`.
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
@@ -345,25 +344,3 @@ class ClientSettings(BaseSettings):
         validation_alias=AliasChoices("DRIPR_OPERATOR", "USER"),
         description="who acts, for the audit log (X-Operator)",
     )
-
-
-def load_settings(**given: object) -> Settings:
-    """Settings from the environment, or SystemExit(2) naming each bad variable and why.
-
-    For entrypoints: a person who set DRIPR_VISIBILITY_TIMEOUTS wrong should read which
-    variable and what is wrong with it, not a traceback.
-    """
-    from pydantic import ValidationError
-
-    try:
-        return Settings(**given)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else ""
-            info = Settings.model_fields.get(field)
-            alias = info.validation_alias if info is not None else None
-            name = alias if isinstance(alias, str) else f"DRIPR_{field.upper()}"
-            problems.append(f"  {name}: {error['msg'].removeprefix('Value error, ')}")
-        print("dripr: invalid settings:\n" + "\n".join(problems), file=sys.stderr)
-        raise SystemExit(2) from None

@@ -8,23 +8,15 @@ from __future__ import annotations
 
 from shared.adapters.aws import endpoint_unreachable
 from shared.adapters.db.engine import database_unreachable
+from shared.domain.errors import causes
 
 
 def unreachable(exc: BaseException) -> str | None:
     """ "database" or "aws" when `exc`, what it came from, or one it groups, says it is
     unreachable; else None."""
-    pending: list[BaseException] = [exc]
-    seen: set[int] = set()
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if database_unreachable(current):
+    for cause in causes(exc):
+        if database_unreachable(cause):
             return "database"
-        if endpoint_unreachable(current):
+        if endpoint_unreachable(cause):
             return "aws"
-        if isinstance(current, BaseExceptionGroup):
-            pending.extend(current.exceptions)
-        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
     return None

@@ -36,7 +36,7 @@ from shared.consumer.handling import (
     U,
     UnitOfWorkFactory,
 )
-from shared.consumer.outage import Outage
+from shared.consumer.outage import Outage, noticed
 from shared.consumer.visibility import Visibility
 from shared.domain.events import Event
 from shared.observability import propagation
@@ -149,7 +149,7 @@ class Consumer(Generic[U]):
             try:
                 messages = received.result()
             except Exception as exc:  # the endpoint is down or throttling: back off, keep going
-                if self._noticed(exc):
+                if noticed(self._outages, exc):
                     continue  # held below until the endpoint answers a probe
                 failures += 1
                 delay = min(30.0, 0.5 * 2**failures)
@@ -167,10 +167,6 @@ class Consumer(Generic[U]):
         self._heartbeats.stopped(self.name)
         log.info("consumer.stopped", consumer=self.name)
 
-    def _noticed(self, exc: BaseException) -> bool:
-        """Whether `exc` is an outage of a dependency every handler needs (now marked)."""
-        return any(outage.noticed(exc) for outage in self._outages)
-
     async def _held(self) -> str | None:
         """Why to take no new work: an outage, a paused pipeline, an open breaker; or None."""
         reason: str | None = None
@@ -180,7 +176,7 @@ class Consumer(Generic[U]):
             try:
                 reason = await self._gate()
             except Exception as exc:  # an outage holds; else keep working rather than stall
-                down = next((o for o in self._outages if o.noticed(exc)), None)
+                down = noticed(self._outages, exc)
                 if down is None:
                     log.warning("consumer.gate_failed", error=str(exc))
                     return None

@@ -30,7 +30,7 @@ from opentelemetry import trace
 from shared.consumer.dead_letter import DeadLetterer
 from shared.consumer.deleter import BatchDeleter
 from shared.consumer.envelope import parse_body
-from shared.consumer.outage import Outage
+from shared.consumer.outage import Outage, noticed
 from shared.consumer.outcomes import Reject, Retry
 from shared.consumer.visibility import Visibility
 from shared.domain.events import Event, MalformedMessage
@@ -154,7 +154,7 @@ class MessageHandling(Generic[U]):
             await self._dead_letters.send(message, f"rejected: {exc}")
             return DEAD_LETTERED
         except Retry as exc:
-            if self._outage(exc):  # a retry because the database or endpoint is away
+            if noticed(self._outages, exc):  # a retry because the database or endpoint is away
                 return await self._unavailable(receipt, exc)
             log.info("message.retry", reason=str(exc), delay=exc.delay)
             await self._visibility.release(receipt, exc.delay)
@@ -163,7 +163,7 @@ class MessageHandling(Generic[U]):
             await asyncio.shield(self._visibility.release(receipt, 0))
             raise
         except Exception as exc:
-            if self._outage(exc):
+            if noticed(self._outages, exc):
                 return await self._unavailable(receipt, exc)
             return await self._failed(message, event, exc)
         finally:
@@ -171,9 +171,6 @@ class MessageHandling(Generic[U]):
         self._deleter.delete(receipt)
         log.info("message.handled", ms=round((time.perf_counter() - began) * 1000, 1))
         return outcome
-
-    def _outage(self, exc: BaseException) -> bool:
-        return any(outage.noticed(exc) for outage in self._outages)
 
     async def _unavailable(self, receipt: str, exc: BaseException) -> str:
         log.warning("message.unavailable", error=f"{type(exc).__name__}: {exc}"[:500])

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 
-from shared.domain.errors import Unavailable
+from shared.domain.errors import Unavailable, causes
 
 log = structlog.get_logger(__name__)
 
@@ -58,16 +58,11 @@ class Outage:
 
     def caused(self, exc: BaseException) -> bool:
         """Whether `exc`, or anything it was raised from, is this dependency being unreachable."""
-        seen: set[int] = set()
-        current: BaseException | None = exc
-        while current is not None and id(current) not in seen:
-            if isinstance(current, Unavailable) and current.dependency == self.dependency:
-                return True
-            if self._caused_by(current):
-                return True
-            seen.add(id(current))
-            current = current.__cause__ or current.__context__
-        return False
+        return any(
+            (isinstance(cause, Unavailable) and cause.dependency == self.dependency)
+            or self._caused_by(cause)
+            for cause in causes(exc)
+        )
 
     def noticed(self, exc: BaseException) -> bool:
         """Mark the outage if `exc` is one; whether it was."""
@@ -123,3 +118,8 @@ class Outage:
             self.noticed(exc)
             return True
         return False
+
+
+def noticed(outages: Sequence[Outage], exc: BaseException) -> Outage | None:
+    """The outage `exc` is, now marked, if it is one of them."""
+    return next((outage for outage in outages if outage.noticed(exc)), None)

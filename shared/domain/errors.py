@@ -12,6 +12,8 @@ fail in two ways, as every adapter reports them:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 
 class DriprError(Exception):
     """The root: an error dripr raises on purpose, with a message a person can act on."""
@@ -61,3 +63,19 @@ class Unavailable(DriprError):
     def __init__(self, dependency: str, message: str) -> None:
         super().__init__(f"{dependency} unreachable: {message}")
         self.dependency = dependency
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """`exc`, what it was raised from or during, and what an exception group holds, each once:
+    where to look for the real reason (a connection refused under a wrapped SQL error)."""
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)

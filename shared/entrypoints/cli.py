@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 import argcomplete
 
-from shared.config import Settings, load_settings
+from shared.config import Settings
+from shared.entrypoints.settings import load_settings
 from shared.logging import configure_logging
 
 

@@ -12,7 +12,8 @@ import structlog
 
 from shared.adapters.reachability import unreachable
 from shared.bootstrap import Runtime, bootstrap
-from shared.config import Settings, UnsafeSettings, load_settings
+from shared.config import Settings, UnsafeSettings
+from shared.entrypoints.settings import load_settings
 from shared.logging import configure_logging
 from shared.observability.metrics import configure_metrics
 from shared.observability.probes import probe_app, serve_probes
