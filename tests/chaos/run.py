@@ -370,7 +370,12 @@ async def _schedule(
     await chaos.publish_outage(options.publish_outage_seconds)
     await chaos.drop_database_connections()
     await chaos.send_bad_messages(options.bad_messages - options.bad_messages // 2)
-    await _until(lambda: "now" in latest and latest["now"].sent > 0, within=300)
+    # SES goes down as soon as a campaign is past its data stage, before most sends: waiting
+    # for the first email sent could find a small run's sends all done already.
+    early = (CampaignStatus.DORMANT, CampaignStatus.WAITING_FOR_DATA)
+    await _until(
+        lambda: "now" in latest and sum(count(s) for s in early) < options.campaigns, within=300
+    )
     result = await _dependency_outage(runtime, options, chaos, operator)
     if result == "breaker":
         for task in background:
