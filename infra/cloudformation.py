@@ -36,6 +36,11 @@ def _name(suffix: str) -> dict[str, str]:
     return {"Fn::Sub": f"${{Environment}}-dripr-{suffix}"}
 
 
+def _tuning(field: str, spec: QueueSpec) -> dict[str, str]:
+    """The queue's deploy-time parameter for one QueueTuning field."""
+    return _ref(parameters.tuning_parameter(field, spec))
+
+
 def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
     queue, dlq = f"{logical(spec.name)}Queue", f"{logical(spec.name)}DeadLetterQueue"
     topic = "FeedbackTopic" if spec.from_ses else "StatusChangeTopic"
@@ -56,7 +61,7 @@ def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
             **KEEP,
             "Properties": {
                 "QueueName": _name(f"{spec.name}-dlq"),
-                "MessageRetentionPeriod": spec.dlq_retention_seconds,
+                "MessageRetentionPeriod": _tuning("dlq_retention_seconds", spec),
             },
         },
         queue: {
@@ -64,12 +69,12 @@ def _queue_resources(spec: QueueSpec) -> dict[str, Any]:
             **KEEP,
             "Properties": {
                 "QueueName": _name(spec.name),
-                "VisibilityTimeout": _ref(parameters.visibility_parameter(spec)),
-                "MessageRetentionPeriod": spec.retention_seconds,
+                "VisibilityTimeout": _tuning("visibility_timeout", spec),
+                "MessageRetentionPeriod": _tuning("retention_seconds", spec),
                 "ReceiveMessageWaitTimeSeconds": 20,
                 "RedrivePolicy": {
                     "deadLetterTargetArn": _arn(dlq),
-                    "maxReceiveCount": spec.max_receive_count,
+                    "maxReceiveCount": _tuning("max_receive_count", spec),
                 },
             },
         },
@@ -169,30 +174,32 @@ def template(topology: Topology = TOPOLOGY) -> dict[str, Any]:
         resources[f"{logical(service)}Role"] = _role(service, topology)
     resources |= _mail_resources(topology)
     resources |= compute.resources(topology)
+    stack_parameters: dict[str, Any] = {
+        "Environment": {
+            "Type": "String",
+            "Default": "prod",
+            "AllowedPattern": "^[a-z0-9][a-z0-9-]{0,20}$",
+            "Description": "prefix of every name (DRIPR_ENV)",
+        },
+        "SenderDomain": {
+            "Type": "String",
+            "AllowedPattern": "^[a-z0-9.-]+\\.[a-z]{2,}$",
+            "Description": "the domain newsletters are sent from (DRIPR_SENDER_EMAIL's)",
+        },
+        "BedrockModelId": {
+            "Type": "String",
+            "Default": "anthropic.claude-3-5-haiku-20241022-v1:0",
+            "Description": "the one model the intro and home report may invoke",
+        },
+        **parameters.PARAMETERS,
+        **parameters.QUEUE_PARAMETERS,
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "dripr: the STATUS_CHANGE topic, a queue and DLQ per consumer, every "
         "service on ECS Fargate under its own role, the database, SES, alarms",
-        "Parameters": {
-            "Environment": {
-                "Type": "String",
-                "Default": "prod",
-                "AllowedPattern": "^[a-z0-9][a-z0-9-]{0,20}$",
-                "Description": "prefix of every name (DRIPR_ENV)",
-            },
-            "SenderDomain": {
-                "Type": "String",
-                "AllowedPattern": "^[a-z0-9.-]+\\.[a-z]{2,}$",
-                "Description": "the domain newsletters are sent from (DRIPR_SENDER_EMAIL's)",
-            },
-            "BedrockModelId": {
-                "Type": "String",
-                "Default": "anthropic.claude-3-5-haiku-20241022-v1:0",
-                "Description": "the one model the intro and home report may invoke",
-            },
-            **parameters.PARAMETERS,
-            **parameters.VISIBILITY_PARAMETERS,
-        },
+        "Metadata": {"AWS::CloudFormation::Interface": parameters.interface(stack_parameters)},
+        "Parameters": stack_parameters,
         "Conditions": parameters.CONDITIONS,
         "Resources": resources,
         "Outputs": {

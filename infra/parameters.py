@@ -4,25 +4,61 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.adapters.topology import MIN_VISIBILITY_TIMEOUT, TOPOLOGY, QueueSpec
+from infra.names import logical
+from shared.adapters.topology import TOPOLOGY, QueueSpec, QueueTuning
+
+TUNING_PARAMETER_PREFIXES = {
+    "visibility_timeout": "Visibility",
+    "max_receive_count": "MaxReceive",
+    "retention_seconds": "Retention",
+    "dlq_retention_seconds": "DlqRetention",
+}
+"""QueueTuning field → the prefix of its per-queue parameter, as DRIPR_QUEUES sets it."""
 
 
-def visibility_parameter(spec: QueueSpec) -> str:
-    """The parameter of a queue's visibility timeout: `email-sender` → VisibilityEmailSender."""
-    return "Visibility" + "".join(part.capitalize() for part in spec.name.split("-"))
+def tuning_parameter(field: str, spec: QueueSpec) -> str:
+    """A queue's parameter for one tuning: (`visibility_timeout`, email-sender) →
+    VisibilityEmailSender."""
+    return TUNING_PARAMETER_PREFIXES[field] + logical(spec.name)
 
 
-VISIBILITY_PARAMETERS: dict[str, Any] = {
-    visibility_parameter(spec): {
+def _bounds(field: str) -> dict[str, int]:
+    """The field's own ge/le, as the parameter's MinValue/MaxValue."""
+    bounds = {}
+    for rule in QueueTuning.model_fields[field].metadata:
+        for attribute, key in (("ge", "MinValue"), ("le", "MaxValue")):
+            if getattr(rule, attribute, None) is not None:
+                bounds[key] = int(getattr(rule, attribute))
+    return bounds
+
+
+QUEUE_PARAMETERS: dict[str, Any] = {
+    tuning_parameter(field, spec): {
         "Type": "Number",
-        "Default": spec.visibility_timeout,
-        "MinValue": MIN_VISIBILITY_TIMEOUT,
-        "MaxValue": 43200,
-        "Description": f"seconds a received {spec.name} message stays hidden if its handler "
-        "dies (the heartbeat holds it while the handler lives)",
+        "Default": getattr(spec, field),
+        **_bounds(field),
+        "Description": f"{spec.name}: {QueueTuning.model_fields[field].description}",
     }
+    for field in TUNING_PARAMETER_PREFIXES
     for spec in TOPOLOGY.queues
 }
+"""Every QueueTuning field of every queue, defaulting to the topology's value."""
+
+
+def interface(stack_parameters: dict[str, Any]) -> dict[str, Any]:
+    """How the console groups the parameters: the deployment's first, then one group per queue
+    tuning (each queue's visibility timeouts together, and so on)."""
+    deployment = [name for name in stack_parameters if name not in QUEUE_PARAMETERS]
+    groups = [{"Label": {"default": "Deployment"}, "Parameters": deployment}]
+    for field in TUNING_PARAMETER_PREFIXES:
+        groups.append(
+            {
+                "Label": {"default": f"Queues: {field.replace('_', ' ')}"},
+                "Parameters": [tuning_parameter(field, spec) for spec in TOPOLOGY.queues],
+            }
+        )
+    return {"ParameterGroups": groups}
+
 
 PARAMETERS: dict[str, Any] = {
     "ImageUri": {"Type": "String", "Description": "the dripr image (ECR URI with tag or digest)"},

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,10 +49,7 @@ class Provisioner:
         ses: Any = None,
         sender: str = "",
         sesv2: Any = None,
-        visibility_timeouts: Mapping[str, int] | None = None,
     ) -> None:
-        self.visibility_timeouts = dict(visibility_timeouts or {})
-        """Queue name → visibility timeout, over the topology's."""
         self.sns = sns
         self.sqs = sqs
         self.ses = ses
@@ -79,7 +75,7 @@ class Provisioner:
                 {"MessageRetentionPeriod": str(spec.dlq_retention_seconds)},
                 report,
             )
-            wanted = _queue_attributes(spec, dlq_arn, self.visibility_timeouts)
+            wanted = _queue_attributes(spec, dlq_arn)
             queue_url, queue_arn = self._queue(self.names.queue(spec), wanted, report)
             topic_arn = topics[spec.feed]
             self._allow_topic(queue_url, queue_arn, topic_arn, spec, report)
@@ -248,11 +244,9 @@ class Provisioner:
         report.note("updated" if drift else "unchanged", "subscription", label)
 
 
-def _queue_attributes(
-    spec: QueueSpec, dlq_arn: str, visibility_timeouts: Mapping[str, int]
-) -> dict[str, str]:
+def _queue_attributes(spec: QueueSpec, dlq_arn: str) -> dict[str, str]:
     return {
-        "VisibilityTimeout": str(visibility_timeouts.get(spec.name, spec.visibility_timeout)),
+        "VisibilityTimeout": str(spec.visibility_timeout),
         "MessageRetentionPeriod": str(spec.retention_seconds),
         "ReceiveMessageWaitTimeSeconds": "20",
         "RedrivePolicy": json.dumps(
@@ -318,7 +312,8 @@ def find_topic_arn(sns: Any, name: str) -> str | None:
     return None
 
 
-def provision(settings: Settings, topology: Topology = TOPOLOGY) -> Report:
+def provision(settings: Settings, topology: Topology | None = None) -> Report:
+    """Apply the topology (by default the settings', DRIPR_QUEUES included) to their endpoint."""
     provisioner = Provisioner(
         sync_client("sns", settings),
         sync_client("sqs", settings),
@@ -326,9 +321,8 @@ def provision(settings: Settings, topology: Topology = TOPOLOGY) -> Report:
         ses=sync_client("ses", settings),
         sender=settings.sender_email,
         sesv2=sync_client("sesv2", settings),
-        visibility_timeouts=settings.visibility_timeouts,
     )
-    return provisioner.apply(topology)
+    return provisioner.apply(topology or settings.topology)
 
 
 def main(argv: list[str] | None = None) -> int:

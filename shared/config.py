@@ -7,17 +7,15 @@ are not https. Secrets are `SecretStr`: they print as `**********`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from shared.adapters.topology import TOPOLOGY, QueueTuning, Topology
 from shared.domain.errors import DriprError
-
-if TYPE_CHECKING:
-    from shared.adapters.topology import QueueSpec
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.dripr/dripr.db"
 DEV_UNSUBSCRIBE_SECRET = "dripr-dev-only-secret-change-me"
@@ -111,11 +109,11 @@ class Settings(BaseSettings):
         10, ge=0, le=200, description="extra connections allowed while busy (MySQL only)"
     )
     wait_time_seconds: int = Field(10, ge=0, le=20, description="SQS long-poll wait")
-    visibility_timeouts: dict[str, int] = Field(
+    queues: dict[str, QueueTuning] = Field(
         default_factory=dict,
-        description="queue → its visibility timeout in seconds, for `dripr provision` (JSON, "
-        'e.g. {"email-sender": 60}); unset queues keep 30. How long a crashed handler\'s '
-        "message stays hidden; the heartbeat holds it for live work of any length",
+        description="queue → what `dripr provision` sets on it, over the defaults (JSON, e.g. "
+        '{"intro": {"visibility_timeout": 60, "max_receive_count": 3}}); the keys are in the '
+        "queue tuning table below",
     )
     shutdown_grace_seconds: float = Field(
         20.0, ge=0, description="on SIGTERM, how long handlers in flight may finish"
@@ -241,25 +239,16 @@ class Settings(BaseSettings):
         description="signs unsubscribe links (32+ bytes, not the shipped value, against AWS)",
     )
 
-    @field_validator("visibility_timeouts")
+    @field_validator("queues")
     @classmethod
-    def _known_queues(cls, value: dict[str, int]) -> dict[str, int]:
-        from shared.adapters.topology import MIN_VISIBILITY_TIMEOUT, TOPOLOGY
-
-        known = {spec.name for spec in TOPOLOGY.queues}
-        for name, seconds in value.items():
-            if name not in known:
-                raise ValueError(f"no queue {name!r}; known: {', '.join(sorted(known))}")
-            if not MIN_VISIBILITY_TIMEOUT <= seconds <= 43_200:
-                raise ValueError(
-                    f"{name}: {seconds} s; a visibility timeout is {MIN_VISIBILITY_TIMEOUT} to "
-                    "43200 s (below that the heartbeat has no margin; above, SQS refuses it)"
-                )
+    def _known_queues(cls, value: dict[str, QueueTuning]) -> dict[str, QueueTuning]:
+        TOPOLOGY.tuned(value)
         return value
 
-    def visibility_timeout(self, spec: QueueSpec) -> int:
-        """The queue's visibility timeout: this setting's, else the topology's."""
-        return self.visibility_timeouts.get(spec.name, spec.visibility_timeout)
+    @property
+    def topology(self) -> Topology:
+        """The queues as `dripr provision` makes them: the topology with DRIPR_QUEUES applied."""
+        return TOPOLOGY.tuned(self.queues)
 
     @model_validator(mode="after")
     def _join_database_password(self) -> Settings:

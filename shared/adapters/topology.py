@@ -10,14 +10,20 @@ Every queue's visibility timeout is 30 s: the timeout is the lock on a message, 
 consumer's heartbeat extends it every third of it for as long as a live handler runs (an LLM
 call, a batch with long delays), so a long timeout buys nothing for live work and only delays
 the return of a crashed handler's message. With 30 s, dead work is back within 30 s of the crash.
-`DRIPR_VISIBILITY_TIMEOUTS` (provisioning) and the template's parameters set it per queue.
+
+What an operator may change about a queue (`QueueTuning`: its visibility timeout, how many
+receives before it dead-letters, how long it and its DLQ keep a message) is set per queue by
+`DRIPR_QUEUES` for `dripr provision`, and by the template's parameters of the same meaning.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.domain.dependencies import Dependency
 from shared.domain.events import STATUS_CHANGE
@@ -32,6 +38,10 @@ VISIBILITY_TIMEOUT = 30
 MIN_VISIBILITY_TIMEOUT = 10
 """Below this the heartbeat (every third of the timeout) leaves too little margin for a slow
 ChangeMessageVisibility call before the message reappears."""
+MAX_VISIBILITY_TIMEOUT = 43_200
+"""SQS's ceiling: twelve hours."""
+MIN_RETENTION, MAX_RETENTION = 60, 14 * 24 * 3600
+"""SQS's bounds on MessageRetentionPeriod: one minute to fourteen days."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,52 @@ class QueueSpec:
         )
 
 
+class QueueTuning(BaseModel):
+    """What an operator may change about one queue; what is left unset keeps the topology's.
+
+    The bounds are SQS's own, apart from the visibility timeout's floor (the heartbeat's margin).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    visibility_timeout: int | None = Field(
+        None,
+        ge=MIN_VISIBILITY_TIMEOUT,
+        le=MAX_VISIBILITY_TIMEOUT,
+        description="seconds a received message stays hidden if its handler dies (the "
+        "heartbeat holds it while the handler lives)",
+    )
+    max_receive_count: int | None = Field(
+        None,
+        ge=1,
+        le=1000,
+        description="receives before a message that keeps failing is dead-lettered",
+    )
+    retention_seconds: int | None = Field(
+        None,
+        ge=MIN_RETENTION,
+        le=MAX_RETENTION,
+        description="seconds the queue keeps a message nobody handled",
+    )
+    dlq_retention_seconds: int | None = Field(
+        None,
+        ge=MIN_RETENTION,
+        le=MAX_RETENTION,
+        description="seconds the dead-letter queue keeps a message, counted from when it "
+        "first entered the queue (so at least the queue's retention)",
+    )
+
+    def applied_to(self, spec: QueueSpec) -> QueueSpec:
+        tuned = replace(spec, **self.model_dump(exclude_none=True))
+        if tuned.dlq_retention_seconds < tuned.retention_seconds:
+            raise ValueError(
+                f"{spec.name}: dlq_retention_seconds {tuned.dlq_retention_seconds} is shorter than "
+                f"retention_seconds {tuned.retention_seconds}: SQS counts a dead letter's age "
+                "from its first enqueue, so it could expire as soon as it is dead-lettered"
+            )
+        return tuned
+
+
 FEEDBACK_TOPIC = "ses-feedback"
 
 
@@ -86,6 +142,18 @@ class Topology:
 
     def receivers_of(self, status: CampaignStatus) -> set[str]:
         return {spec.name for spec in self.queues if status in spec.to_statuses}
+
+    def tuned(self, tunings: Mapping[str, QueueTuning]) -> Topology:
+        """This topology with each named queue's tuning applied; an unknown name is an error."""
+        unknown = sorted(set(tunings) - {spec.name for spec in self.queues})
+        if unknown:
+            known = ", ".join(sorted(spec.name for spec in self.queues))
+            raise ValueError(f"no queue {', '.join(map(repr, unknown))}; known: {known}")
+        queues = tuple(
+            tunings[spec.name].applied_to(spec) if spec.name in tunings else spec
+            for spec in self.queues
+        )
+        return replace(self, queues=queues)
 
 
 TOPOLOGY = Topology(

@@ -4,6 +4,7 @@ tests/unit/test_config_reference.py fails when the committed copy is stale."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import types
 import typing
@@ -12,6 +13,7 @@ from typing import Any
 from pydantic import AliasChoices, SecretStr
 from pydantic.fields import FieldInfo
 
+from shared.adapters.topology import TOPOLOGY, QueueSpec, QueueTuning
 from shared.config import Settings
 
 HEADER = """# Configuration reference
@@ -79,6 +81,32 @@ def bounds(field: FieldInfo) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+QUEUE_TUNING_HEADER = """
+## Queue tuning: `DRIPR_QUEUES`
+
+`DRIPR_QUEUES` is a JSON object from a queue's name to what `dripr provision` sets on it; what
+it leaves unset keeps the default. The template's per-queue parameters do the same on AWS
+(`Visibility<Queue>`, `MaxReceive<Queue>`, `Retention<Queue>`, `DlqRetention<Queue>`).
+A consumer reads its queue's visibility timeout and receive count from the queue when it
+starts: restart the consumers after changing them (until then a running consumer's heartbeat
+keeps the old timeout's pace, too slow for a shorter one). Queues: {queues}.
+
+| key | type | default | meaning |
+| --- | --- | --- | --- |
+"""
+
+
+def queue_tuning_rows() -> list[str]:
+    defaults = {field.name: field.default for field in dataclasses.fields(QueueSpec)}
+    rows = []
+    for name, field in QueueTuning.model_fields.items():
+        kind = type_name(field.annotation).removesuffix(" (optional)")
+        rows.append(
+            f"| `{name}` | {kind}{bounds(field)} | `{defaults[name]}` | {field.description} |"
+        )
+    return rows
+
+
 def render() -> str:
     rows = []
     for name, field in Settings.model_fields.items():
@@ -91,7 +119,9 @@ def render() -> str:
             f"| {shown} | {type_name(field.annotation)}{bounds(field)} | {default_of(field)} "
             f"| {meaning} |"
         )
-    return HEADER + "\n".join(rows) + "\n"
+    queues = ", ".join(f"`{spec.name}`" for spec in TOPOLOGY.queues)
+    tuning = QUEUE_TUNING_HEADER.format(queues=queues) + "\n".join(queue_tuning_rows())
+    return HEADER + "\n".join(rows) + "\n" + tuning + "\n"
 
 
 if __name__ == "__main__":

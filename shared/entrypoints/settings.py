@@ -12,7 +12,7 @@ from shared.config import Settings
 def load_settings(**given: object) -> Settings:
     """Settings from the environment, or SystemExit(2) naming each bad variable and why.
 
-    For entrypoints: a person who set DRIPR_VISIBILITY_TIMEOUTS wrong should read which
+    For entrypoints: a person who set DRIPR_QUEUES wrong should read which
     variable and what is wrong with it, not a traceback.
     """
     try:
@@ -24,6 +24,7 @@ def load_settings(**given: object) -> Settings:
             info = Settings.model_fields.get(field)
             alias = info.validation_alias if info is not None else None
             name = alias if isinstance(alias, str) else f"DRIPR_{field.upper()}"
-            problems.append(f"  {name}: {error['msg'].removeprefix('Value error, ')}")
+            within = "".join(f"{part}: " for part in error["loc"][1:])
+            problems.append(f"  {name}: {within}{error['msg'].removeprefix('Value error, ')}")
         print("dripr: invalid settings:\n" + "\n".join(problems), file=sys.stderr)
         raise SystemExit(2) from None

@@ -40,8 +40,12 @@ def test_a_second_environment_provisions_beside_the_first(
     settings: Settings, topology: Report, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Two environments on one emulator (moto keeps event-destination names account-wide);
-    the second with the email sender's visibility timeout set (DRIPR_VISIBILITY_TIMEOUTS)."""
-    monkeypatch.setenv("DRIPR_VISIBILITY_TIMEOUTS", '{"email-sender": 45}')
+    the second with the email sender's queue tuned (DRIPR_QUEUES)."""
+    monkeypatch.setenv(
+        "DRIPR_QUEUES",
+        '{"email-sender": {"visibility_timeout": 45, "max_receive_count": 8,'
+        ' "retention_seconds": 7200, "dlq_retention_seconds": 86400}}',
+    )
     changed = Settings(
         database_url=settings.database_url,
         aws_endpoint_url=settings.aws_endpoint_url,
@@ -52,14 +56,21 @@ def test_a_second_environment_provisions_beside_the_first(
     assert ("created", "ses-event-dest") in {(change, kind) for change, kind, _ in other.changed}
     assert set(other.queue_urls.values()).isdisjoint(topology.queue_urls.values())
     sqs = sync_client("sqs", settings)
-    timeouts = {
-        name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["VisibilityTimeout"])[
-            "Attributes"
-        ]["VisibilityTimeout"]
+    attributes = {
+        name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
         for name, url in other.queue_urls.items()
     }
-    assert timeouts.pop("email-sender") == "45"
-    assert set(timeouts.values()) == {"30"}
+    sender = attributes.pop("email-sender")
+    assert (sender["VisibilityTimeout"], sender["MessageRetentionPeriod"]) == ("45", "7200")
+    assert int(json.loads(sender["RedrivePolicy"])["maxReceiveCount"]) == 8
+    dlq = sqs.get_queue_attributes(
+        QueueUrl=other.dlq_urls["email-sender"], AttributeNames=["MessageRetentionPeriod"]
+    )
+    assert dlq["Attributes"]["MessageRetentionPeriod"] == "86400"
+    assert {a["VisibilityTimeout"] for a in attributes.values()} == {"30"}
+    assert {
+        int(json.loads(a["RedrivePolicy"])["maxReceiveCount"]) for a in attributes.values()
+    } == {5}
 
 
 def test_provisioning_repairs_drift(settings: Settings, topology: Report) -> None:

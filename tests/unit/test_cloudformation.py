@@ -71,25 +71,36 @@ def test_every_queue_has_its_filter_dlq_and_alarms() -> None:
             assert subscription["RawMessageDelivery"] is True
             assert subscription["FilterPolicy"]["to_status"] == [s.value for s in spec.to_statuses]
         redrive = resources[f"{name}Queue"]["Properties"]["RedrivePolicy"]
-        assert redrive["maxReceiveCount"] == spec.max_receive_count
+        assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": [f"{name}DeadLetterQueue", "Arn"]}
         assert f"{name}DeadLetterQueueDepthAlarm" in resources
         assert f"{name}QueueAgeAlarm" in resources
 
 
-def test_each_queue_s_visibility_timeout_is_a_parameter_of_its_own() -> None:
-    """30 s by default (dead work back within 30 s; the heartbeat holds live work), settable
-    per queue at deploy time within what SQS and the heartbeat allow."""
+def test_each_queue_s_tuning_is_a_parameter_of_its_own_with_sqs_s_bounds() -> None:
+    """Visibility 30 s by default (dead work back within 30 s; the heartbeat holds live work),
+    receive count, retention of the queue and its DLQ: each settable per queue at deploy time
+    within what SQS and the heartbeat allow, as DRIPR_QUEUES sets them for `dripr provision`."""
     built = template()
+    groups = built["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    grouped = [name for group in groups for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(built["Parameters"]), "every parameter in one group"
     for spec in TOPOLOGY.queues:
         name = "".join(p.capitalize() for p in spec.name.split("-"))
         queue = built["Resources"][f"{name}Queue"]["Properties"]
+        dlq = built["Resources"][f"{name}DeadLetterQueue"]["Properties"]
         assert queue["VisibilityTimeout"] == {"Ref": f"Visibility{name}"}
-        parameter = built["Parameters"][f"Visibility{name}"]
-        assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (
-            30,
-            10,
-            43200,
-        )
+        assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": f"MaxReceive{name}"}
+        assert queue["MessageRetentionPeriod"] == {"Ref": f"Retention{name}"}
+        assert dlq["MessageRetentionPeriod"] == {"Ref": f"DlqRetention{name}"}
+        for parameter, expected in (
+            (f"Visibility{name}", (30, 10, 43200)),
+            (f"MaxReceive{name}", (5, 1, 1000)),
+            (f"Retention{name}", (4 * 86400, 60, 14 * 86400)),
+            (f"DlqRetention{name}", (14 * 86400, 60, 14 * 86400)),
+        ):
+            found = built["Parameters"][parameter]
+            assert (found["Default"], found["MinValue"], found["MaxValue"]) == expected
+            assert found["Description"].startswith(f"{spec.name}: ")
 
 
 def _grants(role: str) -> dict[str, set[str]]:

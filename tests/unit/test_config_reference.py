@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.topology import TOPOLOGY, QueueTuning
 from shared.config import Settings
 from shared.devtools.config_reference import render, variables
 
@@ -20,11 +21,21 @@ def test_the_committed_reference_is_the_generated_one() -> None:
 
 
 def test_every_setting_has_a_row_with_its_meaning() -> None:
-    rows = [line for line in render().splitlines() if line.startswith("| `")]
+    settings = render().split("## Queue tuning")[0]
+    rows = [line for line in settings.splitlines() if line.startswith("| `")]
     assert len(rows) == len(Settings.model_fields)
     for name, field in Settings.model_fields.items():
         assert field.description, f"{name} has no description to document"
         assert any(row.startswith(f"| `{variables(name, field)[0]}`") for row in rows), name
+
+
+def test_every_queue_tuning_key_has_a_row_with_its_default() -> None:
+    tuning = render().split("## Queue tuning")[1]
+    for name, field in QueueTuning.model_fields.items():
+        default = getattr(TOPOLOGY.queue("intro"), name)
+        assert (
+            f"| `{name}` | integer" in tuning and f"| `{default}` | {field.description} |" in tuning
+        )
 
 
 def test_the_documented_names_are_the_ones_read(monkeypatch: pytest.MonkeyPatch) -> None:

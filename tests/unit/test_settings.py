@@ -160,23 +160,48 @@ def test_a_secret_too_short_to_accept_is_not_printed_in_the_error(field: str) ->
     assert "hunter2" not in str(refused.value)
 
 
-def test_visibility_timeouts_are_set_per_queue_and_checked(
+def test_queues_are_tuned_one_by_one_and_the_rest_keep_the_topology_s(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("DRIPR_VISIBILITY_TIMEOUTS", '{"email-sender": 45, "intro": 600}')
-    settings = Settings()
-    assert settings.visibility_timeout(TOPOLOGY.queue("email-sender")) == 45
-    assert settings.visibility_timeout(TOPOLOGY.queue("intro")) == 600
-    assert settings.visibility_timeout(TOPOLOGY.queue("property")) == 30
+    monkeypatch.setenv(
+        "DRIPR_QUEUES",
+        '{"email-sender": {"visibility_timeout": 45, "max_receive_count": 8},'
+        ' "intro": {"retention_seconds": 3600, "dlq_retention_seconds": 86400}}',
+    )
+    topology = Settings().topology
+    sender, intro = topology.queue("email-sender"), topology.queue("intro")
+    assert (sender.visibility_timeout, sender.max_receive_count) == (45, 8)
+    assert (sender.retention_seconds, sender.dlq_retention_seconds) == (345_600, 1_209_600)
+    assert (intro.visibility_timeout, intro.retention_seconds) == (30, 3600)
+    assert intro.dlq_retention_seconds == 86_400
+    untouched = [spec.name for spec in topology.queues if spec in TOPOLOGY.queues]
+    assert sorted(untouched) == sorted(
+        spec.name for spec in TOPOLOGY.queues if spec.name not in ("email-sender", "intro")
+    )
 
-    for wrong, says in (
-        ('{"email_sender": 45}', "no queue 'email_sender'; known: active-listings"),
-        ('{"intro": 5}', "intro: 5 s; a visibility timeout is 10 to 43200 s"),
-        ('{"intro": 43201}', "intro: 43201 s"),
-    ):
-        monkeypatch.setenv("DRIPR_VISIBILITY_TIMEOUTS", wrong)
-        with pytest.raises(ValidationError, match=says):
-            Settings()
+
+@pytest.mark.parametrize(
+    ("wrong", "says"),
+    [
+        ('{"email_sender": {"visibility_timeout": 45}}', "no queue 'email_sender'; known: "),
+        ('{"intro": {"visibility_timeout": 5}}', "greater than or equal to 10"),
+        ('{"intro": {"visibility_timeout": 43201}}', "less than or equal to 43200"),
+        ('{"intro": {"max_receive_count": 0}}', "greater than or equal to 1"),
+        ('{"intro": {"retention_seconds": 1209601}}', "less than or equal to 1209600"),
+        ('{"intro": {"visibilty_timeout": 60}}', "Extra inputs are not permitted"),
+        (
+            '{"intro": {"retention_seconds": 86400, "dlq_retention_seconds": 3600}}',
+            "intro: dlq_retention_seconds 3600 is shorter than retention_seconds 86400",
+        ),
+        ('{"intro": 60}', "valid dictionary"),
+    ],
+)
+def test_a_queue_tuning_outside_sqs_s_rules_is_refused(
+    monkeypatch: pytest.MonkeyPatch, wrong: str, says: str
+) -> None:
+    monkeypatch.setenv("DRIPR_QUEUES", wrong)
+    with pytest.raises(ValidationError, match=says):
+        Settings()
 
 
 def test_a_bad_setting_exits_2_naming_each_variable_not_with_a_traceback() -> None:
@@ -185,7 +210,7 @@ def test_a_bad_setting_exits_2_naming_each_variable_not_with_a_traceback() -> No
             [sys.executable, *command],
             env={
                 **os.environ,
-                "DRIPR_VISIBILITY_TIMEOUTS": '{"itro": 60}',
+                "DRIPR_QUEUES": '{"intro": {"visibilty_timeout": 60}}',
                 "DRIPR_CONCURRENCY": "0",
             },
             capture_output=True,
@@ -194,4 +219,6 @@ def test_a_bad_setting_exits_2_naming_each_variable_not_with_a_traceback() -> No
         )
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert "DRIPR_CONCURRENCY: Input should be greater than or equal to 1" in done.stderr
-        assert "DRIPR_VISIBILITY_TIMEOUTS: no queue 'itro'; known:" in done.stderr
+        assert (
+            "DRIPR_QUEUES: intro: visibilty_timeout: Extra inputs are not permitted" in done.stderr
+        )
