@@ -59,7 +59,8 @@ _KINDS = {
 IGNORED_EVENT_TYPES = frozenset(
     {"open", "click", "renderingfailure", "deliverydelay", "subscription", "received"}
 )
-"""Event types a configuration set may publish that change nothing in dripr."""
+"""Event types a configuration set may publish that change nothing in dripr, folded as
+`_folded` folds them (SES writes `Rendering Failure` with a space)."""
 
 
 class SesFeedback(Event):
@@ -103,9 +104,9 @@ def parse_ses_notification(document: dict[str, Any]) -> SesFeedback:
     raw_kind = document.get("eventType", document.get("notificationType"))
     if not isinstance(raw_kind, str):
         raise MalformedMessage("SES notification has no string eventType or notificationType")
-    if raw_kind.lower() in IGNORED_EVENT_TYPES:
+    if _folded(raw_kind) in IGNORED_EVENT_TYPES:
         raise IgnoredNotification(raw_kind)
-    kind = _KINDS.get(raw_kind.lower())
+    kind = _KINDS.get(_folded(raw_kind))
     if kind is None:
         raise MalformedMessage(f"unknown SES notification type {raw_kind!r}")
     mail = document["mail"]
@@ -139,6 +140,10 @@ def parse_ses_notification(document: dict[str, Any]) -> SesFeedback:
         detail=detail[:1000] if detail else None,
         delivery_id=delivery_id,
     )
+
+
+def _folded(kind: str) -> str:
+    return kind.replace(" ", "").replace("_", "").lower()
 
 
 def _object(document: dict[str, Any], key: str) -> dict[str, Any]:

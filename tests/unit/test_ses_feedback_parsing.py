@@ -137,9 +137,15 @@ def test_a_malformed_notification_is_refused_with_the_reason(
         parse_ses_notification(document)
 
 
-def test_opens_and_clicks_are_ignored_rather_than_dead_lettered() -> None:
+@pytest.mark.parametrize(
+    "event_type", ["Open", "Click", "Rendering Failure", "DeliveryDelay", "Subscription"]
+)
+def test_opens_clicks_and_the_other_event_types_are_ignored_rather_than_dead_lettered(
+    event_type: str,
+) -> None:
+    """SES's own spellings (its docs list `Rendering Failure` with a space)."""
     with pytest.raises(IgnoredNotification):
-        parse_body(sns_envelope({"eventType": "Open", "mail": {"messageId": "m"}}, TOPIC))
+        parse_body(sns_envelope({"eventType": event_type, "mail": {"messageId": "m"}}, TOPIC))
 
 
 def test_the_guard_judges_only_over_enough_mail_and_names_the_rate() -> None:
