@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.adapters.topology import TOPOLOGY
+from shared.devtools import ses_feedback_reference as ses_reference
 from shared.domain.events import EVENT_TYPES, Event, SendBatch, StatusChange
 from shared.domain.sends import SENDER_QUEUE
 from shared.domain.statuses import CampaignStatus
@@ -138,7 +139,50 @@ def render() -> str:
                 "For a send that does not exist it is dead-lettered with",
                 '"send N does not exist"; a batch number already done is dropped.',
             ]
-    return "\n".join(parts) + "\n"
+    return "\n".join(parts + _ses_feedback_section()) + "\n"
+
+
+def _ses_feedback_section() -> list[str]:
+    parts = [
+        "",
+        "## SES feedback",
+        "",
+        "What SES reports about the mail sent reaches the feedback service on the",
+        "`<env>-dripr-ses-feedback` topic, in SNS's envelope (not raw): the SQS body is an SNS",
+        "notification whose `Message` is SES's JSON. The format is SES's own: configuration-set",
+        "event publishing (`eventType`), which `dripr provision` and the template set up, and an",
+        "identity's notifications (`notificationType`), read too. The schema covers only what",
+        "dripr reads; SES's other fields are ignored.",
+        "",
+        "JSON Schema: [schemas/ses-feedback.json](schemas/ses-feedback.json)",
+        "",
+        "| field | meaning |",
+        "| --- | --- |",
+        "| `eventType` or `notificationType` | "
+        + ", ".join(f"`{k}`" for k in ses_reference.ACTED_ON)
+        + " act; "
+        + ", ".join(f"`{k}`" for k in ses_reference.IGNORED)
+        + " are deleted unrecorded; anything else is dead-lettered |",
+        "| `mail.messageId` | SES's message id, matched to a delivery's `provider_message_id` |",
+        "| `mail.tags.delivery` | dripr's delivery id (every email carries it); matched first |",
+        "| `mail.destination` | the recipients of a Send, Reject (or Delivery without its own) |",
+        "| `bounce.bounceType`, `bounce.bouncedRecipients[].emailAddress` | `Permanent` "
+        "suppresses the address; `Transient` counts toward the soft-bounce limit |",
+        "| `complaint.complainedRecipients[].emailAddress` | suppressed |",
+        "| `feedbackId` (in `bounce`, `complaint`) | with the kind, message id and recipients, "
+        "the notification's identity: a second copy is a duplicate |",
+        "",
+        'A notification that matches no delivery is dead-lettered with "no delivery has SES',
+        'message id …"; one missing what the schema requires, with the reason. Effects, the',
+        "guard and suppressions: [sending.md](../sending.md#deliverability-what-ses-says-back).",
+        "To inject one, publish the JSON as the message of the feedback topic",
+        "(`aws sns publish --topic-arn …-ses-feedback --message file://bounce.json`), with the",
+        "`messageId` and `delivery` tag of a real delivery (the `provider_message_id` and `id`",
+        "of its row in the `deliveries` table, [database.md](database.md)).",
+    ]
+    for title, example in ses_reference.EXAMPLES.items():
+        parts += ["", f"Example, {title}:", "", "```json", json.dumps(example, indent=2), "```"]
+    return parts
 
 
 def write(directory: Path = REFERENCE) -> None:
@@ -146,6 +190,11 @@ def write(directory: Path = REFERENCE) -> None:
     (directory / "events.md").write_text(render())
     for model, slug in SLUGS.items():
         (directory / "schemas" / f"{slug}.json").write_text(schema_text(model))
+    (directory / "schemas" / "ses-feedback.json").write_text(ses_feedback_schema_text())
+
+
+def ses_feedback_schema_text() -> str:
+    return json.dumps(ses_reference.SCHEMA, indent=2) + "\n"
 
 
 if __name__ == "__main__":
