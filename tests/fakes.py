@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -143,6 +144,12 @@ class FakeUnitOfWork:
     ) -> None:
         self._rollback()
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Self]:
+        """Reads only: whatever is changed inside is undone on leaving, as nothing commits."""
+        async with self:
+            yield self
+
     def add(self, *rows: Base) -> None:
         self._rows.extend(rows)
 
@@ -165,9 +172,6 @@ class FakeUnitOfWork:
         self._rows = []
         self._undo.clear()
         self.committed = True
-
-    async def already_processed(self) -> bool:
-        return (self._consumer, self._event_id) in self._store.processed
 
     def _rollback(self) -> None:
         for row, column, value in reversed(self._undo):

@@ -93,7 +93,9 @@ async def handle_batch(
     config: SendConfig,
     breaker: CircuitBreaker | None = None,
     limiter: SharedRateLimiter | None = None,
+    reads: async_sessionmaker[AsyncSession] | None = None,
 ) -> None:
+    reads = reads or sessions
     async with sessions() as session:
         send = await session.get(Send, event.send_id)
         if send is None:
@@ -112,12 +114,14 @@ async def handle_batch(
             session, send.id, config.claim_timeout, config.resend_unconfirmed
         )
         await session.commit()
-        email = await session.scalar(
-            select(Email).where(Email.campaign_id == send.campaign_id, Email.cycle == send.cycle)
-        )
-        agent_email = await session.scalar(
-            select(Campaign.agent_email).where(Campaign.id == send.campaign_id)
-        )
+    async with reads() as session:
+        found = (
+            await session.execute(
+                select(Email, Campaign.agent_email)
+                .join(Campaign, Campaign.id == Email.campaign_id)
+                .where(Email.campaign_id == send.campaign_id, Email.cycle == send.cycle)
+            )
+        ).first()
         batch = list(
             await session.scalars(
                 select(Delivery.id)
@@ -126,13 +130,14 @@ async def handle_batch(
                 .limit(send.batch_size)
             )
         )
-        delay = send.delay_ms / 1000
-    if email is None or agent_email is None:
+    delay = send.delay_ms / 1000
+    if found is None:
         raise Reject(f"send {event.send_id} has no email or campaign")
+    email, agent_email = found
 
     delivered = 0
     for index, delivery_id in enumerate(batch):
-        if not await _still_ours(sessions, event):
+        if not await _still_ours(reads, event):
             log.info("send.stopped_mid_batch", delivered=delivered)
             break
         if index and delay:
@@ -169,9 +174,9 @@ async def _claim(session: AsyncSession, event: SendBatch) -> bool:
     return affected(claimed) == 1
 
 
-async def _still_ours(sessions: async_sessionmaker[AsyncSession], event: SendBatch) -> bool:
+async def _still_ours(reads: async_sessionmaker[AsyncSession], event: SendBatch) -> bool:
     """Running, and this batch still holds the claim (a resume may have restarted the chain)."""
-    async with sessions() as session:
+    async with reads() as session:
         row = (
             await session.execute(
                 select(Send.status, Send.batch_event_id).where(Send.id == event.send_id)
@@ -235,11 +240,11 @@ async def run(runtime: Runtime, stop: asyncio.Event) -> None:
         SendBatch: partial(
             handle_batch,
             sessions=runtime.sessions,
+            reads=runtime.readers,
             mailer=mailer,
             config=config,
-            breaker=CircuitBreaker(
-                Dependency.SES, runtime.sessions
-            ),  # asks only whether it is open
+            # asks only whether it is open
+            breaker=CircuitBreaker(Dependency.SES, runtime.sessions, reads=runtime.readers),
             limiter=limiter,
         ),
     }

@@ -33,7 +33,7 @@ async def start_due_campaigns(
 ) -> int:
     """Start every due campaign's cycle, each in a unit of work of its own; how many started."""
     now = now or utcnow_naive()
-    async with unit_of_work() as uow:
+    async with unit_of_work().reading() as uow:
         if await uow.pipeline.state() is PipelineState.PAUSED:
             return 0  # a paused pipeline starts no new cycle; they start after the resume
         due = await uow.campaigns.due(now, limit)

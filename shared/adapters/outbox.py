@@ -9,6 +9,7 @@ late the sweep gets to it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from datetime import timedelta
@@ -54,16 +55,19 @@ class OutboxRelay:
         publisher: Publisher,
         *,
         grace: timedelta = timedelta(seconds=10),
+        reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._sessions = session_factory
+        self._reads = reads or session_factory
+        self._marks = PublishedMarks(session_factory)
         self._publisher = publisher
         self._grace = grace
 
     async def publish(self, committed: Iterable[tuple[OutboxEvent, Event]]) -> int:
         """Publish rows just committed, from memory; a failure is left for `sweep()`.
 
-        The rows and events are the ones the transaction wrote, so nothing is read back: one
-        UPDATE marks what was published (the hot path of every hand-off).
+        The rows and events are the ones the transaction wrote, so nothing is read back; the
+        published mark joins the process's next batched UPDATE (`PublishedMarks`).
         """
         published: list[int] = []
         failed: dict[int, str] = {}
@@ -75,21 +79,17 @@ class OutboxRelay:
                 log.warning("outbox.publish_failed", event_id=row.event_id, error=failed[row.id])
                 continue
             published.append(row.id)
-        async with self._sessions() as session:
-            attempted = OutboxEvent.publish_attempts + 1
-            if published:
-                await session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id.in_(published), OutboxEvent.published_at.is_(None))
-                    .values(published_at=utcnow_naive(), publish_attempts=attempted)
-                )
-            for row_id, error in failed.items():
-                await session.execute(
-                    update(OutboxEvent)
-                    .where(OutboxEvent.id == row_id)
-                    .values(last_error=error, publish_attempts=attempted)
-                )
-            await session.commit()
+        if published:
+            await self._marks.mark(published)
+        if failed:
+            async with self._sessions() as session:
+                for row_id, error in failed.items():
+                    await session.execute(
+                        update(OutboxEvent)
+                        .where(OutboxEvent.id == row_id)
+                        .values(last_error=error, publish_attempts=OutboxEvent.publish_attempts + 1)
+                    )
+                await session.commit()
         return len(published)
 
     async def sweep(self, limit: int = 100) -> int:
@@ -118,7 +118,7 @@ class OutboxRelay:
 
     async def measure_backlog(self) -> tuple[int, float]:
         """Count the unpublished rows and the oldest one's age, into the outbox gauges."""
-        async with self._sessions() as session:
+        async with self._reads() as session:
             count, oldest = (
                 await session.execute(
                     select(func.count(), func.min(OutboxEvent.created_at)).where(
@@ -142,6 +142,59 @@ class OutboxRelay:
         row.published_at = utcnow_naive()
         row.last_error = None
         return 1
+
+
+class PublishedMarks:
+    """Marks rows published, many handlers' rows in one UPDATE: a group commit.
+
+    Each caller waits until its rows are marked, as before, but while one UPDATE is in flight
+    the rows published meanwhile gather for the next, so under load a transaction marks many
+    hand-offs, and alone a caller waits no longer than for its own. (`make bench`: the mark
+    was a transaction of its own per hand-off, two statements of the 23 per transition.)
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+        self._waiting: list[tuple[list[int], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def mark(self, row_ids: list[int]) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._waiting.append((row_ids, done))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write())
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                ids = [row_id for row_ids, _ in batch for row_id in row_ids]
+                try:
+                    async with self._sessions() as session:
+                        await session.execute(
+                            update(OutboxEvent)
+                            .where(OutboxEvent.id.in_(ids), OutboxEvent.published_at.is_(None))
+                            .values(
+                                published_at=utcnow_naive(),
+                                publish_attempts=OutboxEvent.publish_attempts + 1,
+                            )
+                        )
+                        await session.commit()
+                except Exception as exc:  # each caller learns, as when it wrote its own
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                except asyncio.CancelledError:  # the process is stopping: so are the callers
+                    for _, done in batch:
+                        done.cancel()
+                    raise
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._writer = None
 
 
 async def _publish(publisher: Publisher, row: OutboxEvent, event: Event) -> None:

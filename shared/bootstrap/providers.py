@@ -24,7 +24,10 @@ def guard(runtime: Runtime, adapter: Any, breaker: Dependency) -> Any:
     """Every call of the adapter goes through the dependency's circuit breaker."""
     ignore = tuple(t.strip() for t in runtime.settings.breaker_ignore.split(","))
     return Guarded(
-        adapter, CircuitBreaker(breaker, runtime.sessions, ignore, outages=runtime.outages)
+        adapter,
+        CircuitBreaker(
+            breaker, runtime.sessions, ignore, outages=runtime.outages, reads=runtime.readers
+        ),
     )
 
 

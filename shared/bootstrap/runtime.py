@@ -21,7 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.adapters.aws import async_client, endpoint_unreachable
-from shared.adapters.db.engine import create_engine, database_unreachable, session_factory
+from shared.adapters.db.engine import (
+    create_engine,
+    create_reader,
+    database_unreachable,
+    session_factory,
+)
 from shared.adapters.db.uow import SqlUnitOfWork
 from shared.adapters.outbox import OutboxRelay
 from shared.adapters.providers.data import DataProvider
@@ -78,11 +83,19 @@ class Runtime:
     """The process's loops, judged by the probe endpoint's /livez."""
     consumed: list[str] = field(default_factory=list)
     """URLs of the queues this process's consumers receive from (readiness checks them)."""
+    reads: async_sessionmaker[AsyncSession] | None = None
+    """Sessions for reads that need no transaction (engine.create_reader); else `sessions`."""
+
+    @property
+    def readers(self) -> async_sessionmaker[AsyncSession]:
+        return self.reads or self.sessions
 
     def unit_of_work(
         self, consumer: str | None = None, event_id: UUID | None = None
     ) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.sessions, self.relay, consumer=consumer, event_id=event_id)
+        return SqlUnitOfWork(
+            self.sessions, self.relay, consumer=consumer, event_id=event_id, reads=self.readers
+        )
 
     async def queue_url(self, spec: QueueSpec) -> str:
         response = await self.sqs.get_queue_url(QueueName=self.names.queue(spec))
@@ -110,7 +123,7 @@ class Runtime:
             unit_of_work=self.unit_of_work,
             options=ConsumerOptions(**(defaults | options)),
             on_give_up=on_give_up,
-            gate=PauseGate(self.sessions, spec.depends_on).held if spec.pausable else None,
+            gate=PauseGate(self.readers, spec.depends_on).held if spec.pausable else None,
             heartbeats=self.heartbeats,
             outages=self.outages,
         )
@@ -156,6 +169,9 @@ async def bootstrap(
         max_overflow=settings.db_max_overflow,
     )
     trace_engine(engine)
+    reader = create_reader(engine.url.render_as_string(hide_password=False))
+    if reader is not None:
+        trace_engine(reader)
     try:
         async with AsyncExitStack() as stack:
             aws = AioSession()
@@ -168,8 +184,12 @@ async def bootstrap(
             names = Names(settings.env)
             publisher = adapters.publisher or await _sns_publisher(settings, sns, sqs, names)
             sessions = session_factory(engine)
+            reads = session_factory(reader) if reader is not None else None
             relay = OutboxRelay(
-                sessions, publisher, grace=timedelta(seconds=settings.outbox_grace_seconds)
+                sessions,
+                publisher,
+                grace=timedelta(seconds=settings.outbox_grace_seconds),
+                reads=reads,
             )
             yield Runtime(
                 settings,
@@ -184,8 +204,11 @@ async def bootstrap(
                 stack,
                 adapters,
                 heartbeats=Heartbeats(settings.liveness_seconds),
+                reads=reads,
             )
     finally:
+        if reader is not None:
+            await reader.dispose()
         if adapters.engine is None:
             await engine.dispose()
 

@@ -54,12 +54,15 @@ class CircuitBreaker:
         sessions: async_sessionmaker[AsyncSession],
         ignore: tuple[str, ...] = (),
         outages: Sequence[Outage] = (),
+        reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self.name = name
         self._outages = tuple(outages)
         self._sessions = sessions
+        self._reads = reads or sessions
+        """Where the state and the count are looked at, outside a transaction."""
         self._ignore = tuple(text.lower() for text in ignore if text)
-        self._gate = pausing.PauseGate(sessions, (name,), ttl=1.0)
+        self._gate = pausing.PauseGate(self._reads, (name,), ttl=1.0)
         self._ttl = 1.0
         self._count_read_at = -self._ttl
         self._count_above_zero = True
@@ -82,7 +85,7 @@ class CircuitBreaker:
         return result
 
     async def is_open(self) -> bool:
-        async with self._sessions() as session:
+        async with self._reads() as session:
             state = await session.scalar(
                 select(CircuitBreakerRow.state).where(CircuitBreakerRow.name == self.name)
             )
@@ -146,7 +149,7 @@ class CircuitBreaker:
 
     async def _may_have_failures(self) -> bool:
         if time.monotonic() - self._count_read_at >= self._ttl:
-            async with self._sessions() as session:
+            async with self._reads() as session:
                 failures = await session.scalar(
                     select(CircuitBreakerRow.failures).where(CircuitBreakerRow.name == self.name)
                 )

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.adapters.db.models import Campaign, CircuitBreakerRow, PipelineStateRow, Send
@@ -165,18 +165,25 @@ class PauseGate:
     async def held(self) -> str | None:
         if time.monotonic() - self._checked < self._ttl:
             return self._reason
-        async with self._sessions() as session:
-            state = await pipeline_state(session)
-            opened = list(
-                await session.scalars(
-                    select(CircuitBreakerRow.name).where(
-                        CircuitBreakerRow.name.in_(self._depends_on),
-                        CircuitBreakerRow.state == BreakerState.OPEN,
-                    )
-                )
+        # One statement for both: the pipeline's row, joined to this consumer's open breakers
+        # (a row per open one; none at all on a fresh database, which is running).
+        query = (
+            select(PipelineStateRow.state, PipelineStateRow.reason, CircuitBreakerRow.name)
+            .outerjoin(
+                CircuitBreakerRow,
+                and_(
+                    CircuitBreakerRow.name.in_(self._depends_on),
+                    CircuitBreakerRow.state == BreakerState.OPEN,
+                ),
             )
-        if state is not None and state.state is PipelineState.PAUSED:
-            self._reason = f"pipeline paused: {state.reason}"
+            .where(PipelineStateRow.id == 1)
+            .order_by(CircuitBreakerRow.name)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        opened = [row.name for row in rows if row.name is not None]
+        if rows and rows[0].state is PipelineState.PAUSED:
+            self._reason = f"pipeline paused: {rows[0].reason}"
         elif opened:
             self._reason = f"circuit breaker {opened[0]} is open"
         else:

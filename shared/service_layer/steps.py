@@ -54,7 +54,7 @@ class Step:
     work: Work
 
     async def handle(self, event: StatusChange, uow: UnitOfWork) -> None:
-        async with uow:
+        async with uow.reading():
             campaign = await pending_campaign(uow, event, self.column)
         if campaign is None:
             log.info("step.not_pending", step=self.column)

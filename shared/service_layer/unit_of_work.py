@@ -11,6 +11,7 @@ finds it done (and raises `AlreadyProcessed` if a racing delivery got there firs
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -88,6 +89,10 @@ class UnitOfWork(Protocol):
         tb: TracebackType | None,
     ) -> None: ...
 
+    def reading(self) -> AbstractAsyncContextManager[Self]:
+        """The same repositories for reads only, outside any transaction: what a handler
+        looks at before its work. Nothing written there is kept."""
+
     def add(self, *rows: Base) -> None:
         """New rows (an email, an audit entry) written with the rest of the transaction."""
 
@@ -98,6 +103,3 @@ class UnitOfWork(Protocol):
         """The events emitted since the last call, in order."""
 
     async def commit(self) -> None: ...
-
-    async def already_processed(self) -> bool:
-        """A cheap look before doing the work; `commit()` is what guarantees once."""

@@ -78,3 +78,35 @@ async def test_a_connection_dropped_while_busy_fails_once_then_the_pool_recovers
             await connection.execute(text("SELECT 1"))
     async with engine.connect() as connection:
         assert await connection.scalar(text("SELECT 1")) == 1
+
+
+async def test_the_reader_reads_outside_transactions_with_no_rollback_to_end_them(
+    database_url: str, is_mysql: bool
+) -> None:
+    """The pre-work read, the pause gate, the idempotency look: one statement each."""
+    if not is_mysql:
+        pytest.skip("MySQL connection handling")
+    reader = engines.create_reader(database_url)
+    assert reader is not None
+    sessions = engines.session_factory(reader)
+    try:
+
+        async def rollbacks() -> tuple[int, int]:
+            async with sessions() as session:
+                own = int(await session.scalar(text("SELECT CONNECTION_ID()")) or 0)
+                row = (await session.execute(text("SHOW SESSION STATUS LIKE 'Com_rollback'"))).one()
+            return own, int(row[1])
+
+        connection, before = await rollbacks()
+        for _ in range(3):
+            async with sessions() as session:
+                assert await session.scalar(text("SELECT @@autocommit")) == 1
+        same, after = await rollbacks()
+        assert same == connection  # one connection, reused
+        assert after == before
+    finally:
+        await reader.dispose()
+
+
+def test_sqlite_reads_through_the_writer() -> None:
+    assert engines.create_reader("sqlite+aiosqlite:///x.db") is None

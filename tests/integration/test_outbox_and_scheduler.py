@@ -7,6 +7,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 from infra.provision import Report
 from services.scheduler.app import start_due_campaigns, tick
 from shared.adapters.db.uow import SqlUnitOfWork
@@ -54,6 +56,40 @@ async def test_an_event_whose_publish_failed_is_published_by_the_sweep(
     (message,) = await receive_all(runtime.sqs, topology.queue_urls["intro"])
     assert json.loads(message["Body"])["event_id"] == str(event.event_id)
     assert await runtime.relay.sweep() == 0  # published rows are marked and left alone
+
+
+async def test_hand_offs_committed_at_once_are_marked_published_in_fewer_updates(
+    runtime: Runtime, topology: Report
+) -> None:
+    """The published mark is a group commit: every row marked, once, and each caller returns
+    only after its own row is; while one UPDATE is in flight the next gathers the rest."""
+    campaigns = [await make_campaign(runtime.sessions) for _ in range(8)]
+    marks: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("UPDATE outbox SET published_at"):
+            marks.append(statement)
+
+    async def start(campaign_id: int) -> None:
+        async with runtime.unit_of_work() as uow:
+            await fire(uow, campaign_id, Trigger.SCHEDULE)
+            await uow.commit()
+        (row,) = await history(runtime.sessions, campaign_id)
+        assert row.published_at is not None  # marked before commit() returned
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await asyncio.gather(*(start(campaign_id) for campaign_id in campaigns))
+    finally:
+        event.remove(runtime.engine.sync_engine, "before_cursor_execute", seen)
+
+    rows = [
+        row for campaign_id in campaigns for row in await history(runtime.sessions, campaign_id)
+    ]
+    assert [row.publish_attempts for row in rows] == [1] * len(campaigns)
+    assert 1 <= len(marks) < len(campaigns), marks
+    received = await receive_all(runtime.sqs, topology.queue_urls["intro"])
+    assert len(received) == len(campaigns)
 
 
 async def test_the_sweep_leaves_fresh_rows_to_the_committing_process(runtime: Runtime) -> None:

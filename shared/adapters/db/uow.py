@@ -11,6 +11,8 @@ of several steps on one event moves the campaign), the handler's span links the 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 from uuid import UUID
@@ -42,19 +44,34 @@ class SqlUnitOfWork:
         *,
         consumer: str | None = None,
         event_id: UUID | None = None,
+        reads: async_sessionmaker[AsyncSession] | None = None,
     ) -> None:
         self._sessions = sessions
+        self._reads = reads or sessions
         self._relay = relay
         self._consumer = consumer
         self._event_id = event_id
         self._new: list[tuple[NewEvent, OutboxEvent]] = []
 
     async def __aenter__(self) -> Self:
-        self.session = self._sessions()
-        self.campaigns = SqlCampaigns(self.session)
-        self.pipeline = SqlPipeline(self.session)
-        self._new = []
+        self._open(self._sessions())
         return self
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[Self]:
+        """The repositories for reads only, each its own transaction (no ROLLBACK to end
+        them): for what a handler looks at before its work."""
+        self._open(self._reads())
+        try:
+            yield self
+        finally:
+            await self.session.close()
+
+    def _open(self, session: AsyncSession) -> None:
+        self.session = session
+        self.campaigns = SqlCampaigns(session)
+        self.pipeline = SqlPipeline(session)
+        self._new = []
 
     async def __aexit__(
         self,
@@ -91,11 +108,6 @@ class SqlUnitOfWork:
         await self.session.commit()
         if self._relay is not None and events:
             await self._relay.publish(zip(rows, (new.event for new in events), strict=True))
-
-    async def already_processed(self) -> bool:
-        if self._consumer is None or self._event_id is None:
-            return False
-        return await is_processed(self._sessions, self._consumer, self._event_id)
 
 
 async def record_processed(session: AsyncSession, consumer: str, event_id: UUID) -> bool:
@@ -135,13 +147,3 @@ async def _link_fan_in(
         link = propagation.link_to(traceparent)
         if link is not None:
             current.add_link(link.context, {"dripr.link": "fan-in branch"})
-
-
-async def is_processed(
-    sessions: async_sessionmaker[AsyncSession], consumer: str, event_id: UUID
-) -> bool:
-    async with sessions() as session:
-        query = select(ProcessedEvent.event_id).where(
-            ProcessedEvent.consumer == consumer, ProcessedEvent.event_id == str(event_id)
-        )
-        return (await session.scalar(query)) is not None
