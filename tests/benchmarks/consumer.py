@@ -1,9 +1,12 @@
-"""Benchmark: the consumer runtime with a no-op handler against a raw receive/delete loop.
+"""Benchmark: the consumer runtime with a no-op handler against a raw receive/delete loop,
+and against Celery 5 on its SQS transport (what a user would otherwise pick).
 
-Both run on the same moto server in the same run, over HTTP, on the same queue, fed in rounds
-so the queue stays shallow (moto rescans a queue on every call, which would dominate the
-figures). Prints messages/s for each and the ratio; the target is at least 0.8 at 10
-concurrent handlers. Run with `make bench-consumer`.
+All run on the same moto server in the same run, over HTTP, fed in rounds so the queue stays
+shallow (moto rescans a queue on every call, which would dominate the figures). Prints
+messages/s for each and the ratios; the targets: the runtime at least 0.8 of the raw loop at
+10 concurrent handlers, and at least 3x Celery's best pool on these cores
+(tests/benchmarks/celery_side.py). Run with `make bench-consumer`; JSON to
+.dripr/bench/consumer.json.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from shared.consumer.consumer import Consumer, ConsumerOptions
 from shared.devtools.emulator import moto_server
 from shared.domain.events import StatusChange
 from shared.logging import configure_logging
+from tests.benchmarks import celery_side
 
 QUEUE = TOPOLOGY.queue("intro")
+OUTPUT = Path(".dripr/bench/consumer.json")
 
 
 async def fill(sqs: Any, url: str, count: int) -> None:
@@ -131,7 +136,9 @@ async def _until_empty(sqs: Any, url: str) -> None:
         await asyncio.sleep(0.005)
 
 
-async def measure(endpoint: str, rounds: int, per_round: int, concurrency: int) -> dict[str, Any]:
+async def measure(
+    endpoint: str, rounds: int, per_round: int, concurrency: int, celery: bool = True
+) -> dict[str, Any]:
     settings = Settings(aws_endpoint_url=endpoint, env="bench", aws_max_attempts=1)
     report = provision(settings)
     url = report.queue_urls[QUEUE.name]
@@ -150,7 +157,7 @@ async def measure(endpoint: str, rounds: int, per_round: int, concurrency: int) 
                 per_round / await runtime_loop(sqs, url, per_round, concurrency, database_url)
             )
     raw_rate, runtime_rate = statistics.median(raw), statistics.median(runtime)
-    return {
+    result: dict[str, Any] = {
         "emulator": "moto server",
         "messages": rounds * per_round * 2,
         "concurrency": concurrency,
@@ -159,6 +166,14 @@ async def measure(endpoint: str, rounds: int, per_round: int, concurrency: int) 
         "ratio": round(runtime_rate / raw_rate, 3),
         "target_ratio": 0.8,
     }
+    if celery:
+        found = await asyncio.to_thread(celery_side.best, endpoint, rounds, per_round)
+        result["celery"] = found
+        result["runtime_vs_celery_backlog"] = round(
+            runtime_rate / found["best"]["backlog_tasks_per_s"], 2
+        )
+        result["target_vs_celery"] = 3.0
+    return result
 
 
 def main() -> int:
@@ -167,18 +182,31 @@ def main() -> int:
     parser.add_argument("--per-round", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--endpoint", help="an emulator already running; default: start moto")
+    parser.add_argument("--no-celery", action="store_true", help="skip the Celery worker")
     args = parser.parse_args()
     configure_logging("console", "WARNING")
+    options = (args.rounds, args.per_round, args.concurrency, not args.no_celery)
     if args.endpoint:
-        result = asyncio.run(measure(args.endpoint, args.rounds, args.per_round, args.concurrency))
+        result = asyncio.run(measure(args.endpoint, *options))
     else:
         with moto_server() as endpoint:
-            result = asyncio.run(measure(endpoint, args.rounds, args.per_round, args.concurrency))
+            result = asyncio.run(measure(endpoint, *options))
     for key, value in result.items():
-        print(f"{key:<22} {value}")
-    print(json.dumps(result))
+        if key != "celery":
+            print(f"{key:<26} {value}")
+    for tried in result.get("celery", {}).get("tried", []):
+        print(
+            f"celery {tried['pool']:>8} x{tried['concurrency']:<3} backlog "
+            f"{tried['backlog_tasks_per_s']} tasks/s, live {tried['live_tasks_per_s']} tasks/s"
+        )
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(json.dumps(result, indent=2) + "\n")
     verdict = "meets" if result["ratio"] >= result["target_ratio"] else "MISSES"
     print(f"runtime/raw = {result['ratio']:.2f}: {verdict} the 0.8 target")
+    if "runtime_vs_celery_backlog" in result:
+        times = result["runtime_vs_celery_backlog"]
+        print(f"runtime/Celery = {times}x: {'meets' if times >= 3 else 'MISSES'} the 3x target")
+    print(f"Figures: {OUTPUT}")
     return 0
 
 
