@@ -21,6 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, EndpointConnectionError
 
 from shared.config import Settings
+from shared.observability import metrics
 
 
 def _client_kwargs(service: str, settings: Settings, attempts: int | None = None) -> dict[str, Any]:
@@ -51,7 +52,29 @@ def async_client(
 ) -> AbstractAsyncContextManager[Any]:
     """`attempts`: for a caller that retries itself (the sender counts each recipient's)."""
     client = session.create_client(service, **_client_kwargs(service, settings, attempts))
-    return client  # type: ignore[no-any-return]
+    return _CountedCalls(client)
+
+
+class _CountedCalls:
+    """The client's context manager, counting each API call into `dripr_aws_calls_total`
+    (botocore's before-call event: once per call, not per retry)."""
+
+    def __init__(self, creating: AbstractAsyncContextManager[Any]) -> None:
+        self._creating = creating
+
+    async def __aenter__(self) -> Any:
+        client = await self._creating.__aenter__()
+        service = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(
+            f"before-call.{service}",
+            lambda model, **_: metrics.aws_calls.add(
+                1, {"service": service, "operation": model.name}
+            ),
+        )
+        return client
+
+    async def __aexit__(self, *exc: Any) -> bool | None:
+        return await self._creating.__aexit__(*exc)
 
 
 def sync_client(service: str, settings: Settings) -> Any:

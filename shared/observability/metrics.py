@@ -45,6 +45,11 @@ emails = _meter.create_counter(
     description="Emails by outcome: sent, failed, skipped (sender); bounced, complained "
     "(SES's feedback).",
 )
+aws_calls = _meter.create_counter(
+    "dripr.aws.calls",
+    description="Calls made to AWS, by service and operation (ReceiveMessage, Publish, ...): "
+    "what a deployment pays SQS, SNS and SES for.",
+)
 breaker_transitions = _meter.create_counter(
     "dripr.breaker.transitions",
     description="Circuit breakers changing state, by dependency and the state entered.",

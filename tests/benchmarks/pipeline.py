@@ -12,6 +12,8 @@ For each emulator (moto server, and LocalStack on this host), in one run:
    receives and deletes every copy from every queue, same message count.
 3. The old way: a poller every 5 s over a jobs table (the FETCHING-as-a-lock design), measured
    hand-off latency from a row becoming ready to the poller taking it.
+4. What a user would otherwise pick: Celery 5 chains of three hops on its SQS transport at the
+   same load, each hop's hand-off (one task's end to the next one's start).
 
 `make bench` runs it; `--sizes 10000` is the memory check: each service's peak RSS after the
 first 1000 campaigns against after all 10000. Campaigns are released in waves of 250. Figures go
@@ -27,6 +29,8 @@ import os
 import random
 import subprocess
 import time
+import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -34,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from aiobotocore.session import AioSession
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -53,6 +58,7 @@ from shared.devtools.emulator import moto_server, wait_for_http
 from shared.domain.clock import utcnow_naive
 from shared.domain.statuses import CampaignStatus
 from shared.logging import configure_logging
+from tests.benchmarks import celery_side
 from tests.standins.otlp import otlp_receiver
 from tests.support import mysql_reachable, scratch_mysql_database
 
@@ -127,6 +133,7 @@ async def run_pipeline(
             monitor = await raw_monitor.execution_options(isolation_level="AUTOCOMMIT")
             before = await _statement_counts(monitor, user)
             cpu_before = await asyncio.to_thread(_cpu_by_process, processes)
+            calls_before = await asyncio.to_thread(_aws_calls, processes)
             started = time.monotonic()
             peak_rss: dict[str, int] = {}
             first_wave: dict[str, int] = {}
@@ -145,6 +152,7 @@ async def run_pipeline(
                     first_wave = {p.name: _peak(p) for p in processes}
             elapsed = time.monotonic() - started
             cpu = _cpu_used(cpu_before, await asyncio.to_thread(_cpu_by_process, processes))
+            calls_after = await asyncio.to_thread(_aws_calls, processes)
             after = await _statement_counts(monitor, user)
             if user is None:  # the server's global counters hold this script's statements too
                 after["statements"] -= await _own_statements(monitor)
@@ -220,6 +228,10 @@ async def run_pipeline(
         "handoff_p95_ms": round(percentile(trickle_handoffs, 0.95) * 1000, 1),
         "commit_to_published_p50_ms": round(percentile(publish_lags, 0.5) * 1000, 1),
         "commit_to_published_p95_ms": round(percentile(publish_lags, 0.95) * 1000, 1),
+        "aws_calls": {k: int(v - calls_before.get(k, 0)) for k, v in sorted(calls_after.items())},
+        "aws_calls_per_message": round(
+            (sum(calls_after.values()) - sum(calls_before.values())) / messages, 3
+        ),
         "sql_statements": statements,
         "sql_per_transition": round(statements["statements"] / len(transitions), 1),
         "peak_rss_mb": {k: round(v / 1024, 1) for k, v in peak_rss.items()},
@@ -350,6 +362,22 @@ def _handler_starts(logs: Path) -> dict[tuple[str, str], datetime]:
 OTHERS = {"moto": "moto_server", "localstack": "localstack.runtime.main", "mysql": "mariadbd"}
 
 
+def _aws_calls(processes: list[ServiceProcess]) -> Counter[str]:
+    """Every service's `dripr_aws_calls_total`, summed by service:operation."""
+    calls: Counter[str] = Counter()
+    for process in processes:
+        with urllib.request.urlopen(f"{process.probe_url}/metrics", timeout=10) as response:
+            text_format = response.read().decode()
+        for family in text_string_to_metric_families(text_format):
+            if family.name != "dripr_aws_calls":
+                continue
+            for sample in family.samples:
+                if sample.name == "dripr_aws_calls_total":
+                    key = f"{sample.labels['service']}:{sample.labels['operation']}"
+                    calls[key] += sample.value
+    return calls
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -427,14 +455,17 @@ async def raw_loop(
     ):
         pending: list[str | None] = [*to_statuses, *([None] * direct)]
         random.Random(5).shuffle(pending)
+        calls: Counter[str] = Counter()
         sender_url = report.queue_urls["email-sender"]
 
         async def publisher() -> None:
             while pending:
                 status = pending.pop()
                 if status is None:
+                    calls["sqs:SendMessage"] += 1
                     await sqs.send_message(QueueUrl=sender_url, MessageBody=body)
                     continue
+                calls["sns:Publish"] += 1
                 await sns.publish(
                     TopicArn=report.topic_arn,
                     Message=body,
@@ -446,11 +477,13 @@ async def raw_loop(
         async def receiver(name: str, url: str) -> None:
             left = expected[name]
             while left > 0:
+                calls["sqs:ReceiveMessage"] += 1
                 response = await sqs.receive_message(
                     QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=10
                 )
                 messages = response.get("Messages", [])
                 if messages:
+                    calls["sqs:DeleteMessageBatch"] += 1
                     await sqs.delete_message_batch(
                         QueueUrl=url,
                         Entries=[
@@ -470,6 +503,8 @@ async def raw_loop(
         "messages": total,
         "seconds": round(elapsed, 2),
         "messages_per_s": round(total / elapsed, 1),
+        "aws_calls": dict(calls),
+        "aws_calls_per_message": round(sum(calls.values()) / total, 3),
     }
 
 
@@ -569,11 +604,15 @@ def emulator(kind: str) -> Iterator[str]:
 
 async def _baselines(
     endpoint: str, database_url: str, to_statuses: list[str], direct: int
-) -> tuple[dict[str, Any], dict[str, Any]]:
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     raw, polling = await asyncio.gather(
         raw_loop(endpoint, to_statuses, direct), polling_baseline(database_url)
     )
-    return raw, polling
+    # Celery chains at the poller's load, alone on the emulator: the hop a Celery user waits.
+    chains = await asyncio.to_thread(
+        celery_side.chain_handoffs, endpoint, TRICKLE_CAMPAIGNS, TRICKLE_SECONDS
+    )
+    return raw, polling, chains
 
 
 def measure(
@@ -594,7 +633,7 @@ def measure(
             logs = WORKDIR / f"logs-{kind}-{size}"
             figures = asyncio.run(run_pipeline(endpoint, database_url, size, logs))
             if baselines and size == sizes[0]:
-                result["raw_loop"], result["polling"] = asyncio.run(
+                result["raw_loop"], result["polling"], result["celery_chain"] = asyncio.run(
                     _baselines(endpoint, database_url, figures["to_statuses"], figures["direct"])
                 )
         figures.pop("to_statuses")
@@ -610,6 +649,12 @@ def measure(
             ),
             "handoff_p50_speedup_vs_polling": round(
                 result["polling"]["handoff_p50_ms"] / first["handoff_p50_ms"], 1
+            ),
+            "aws_calls_per_message_vs_raw_loop": round(
+                first["aws_calls_per_message"] / result["raw_loop"]["aws_calls_per_message"], 2
+            ),
+            "handoff_p50_vs_celery_hop": round(
+                first["handoff_p50_ms"] / result["celery_chain"]["handoff_p50_ms"], 3
             ),
         }
     )
@@ -661,6 +706,10 @@ def print_result(result: dict[str, Any]) -> None:
             + f" = {run['cpu_share_of_machine']:.0%} of the machine's cores"
         )
         print("   peak RSS MB: " + ", ".join(f"{k} {v}" for k, v in run["peak_rss_mb"].items()))
+        print(
+            f"   AWS calls per message {run['aws_calls_per_message']}: "
+            + ", ".join(f"{k} {v}" for k, v in run["aws_calls"].items())
+        )
     print_tracing(result)
     if "raw_loop" not in result:
         print_memory(result)
@@ -668,7 +717,8 @@ def print_result(result: dict[str, Any]) -> None:
     raw, polling, ratios = result["raw_loop"], result["polling"], result["ratios"]
     print(
         f"raw publish→receive→delete loop: {raw['messages']} messages, "
-        f"{raw['messages_per_s']} msg/s"
+        f"{raw['messages_per_s']} msg/s, {raw['aws_calls_per_message']} AWS calls/message; "
+        f"dripr makes {ratios['aws_calls_per_message_vs_raw_loop']}x as many (target 1.2x)"
     )
     print(
         f"5 s DB polling: hand-off p50 {polling['handoff_p50_ms']} ms, "
@@ -679,6 +729,12 @@ def print_result(result: dict[str, Any]) -> None:
     print(f"messages/s vs raw loop: {ratio} ({'meets' if ratio >= 0.8 else 'MISSES'} 0.8)")
     print(
         f"hand-off p50 vs polling: {speedup}x faster ({'meets' if speedup >= 25 else 'MISSES'} 25x)"
+    )
+    chain, versus = result["celery_chain"], ratios["handoff_p50_vs_celery_hop"]
+    print(
+        f"Celery chain, {chain['chains']} three-hop chains at the same load: hop p50 "
+        f"{chain['handoff_p50_ms']} ms, p95 {chain['handoff_p95_ms']} ms; dripr's hand-off p50 "
+        f"is {versus} of it ({'meets' if versus <= 0.5 else 'MISSES'} at most 0.5)"
     )
     print_memory(result)
 

@@ -107,6 +107,13 @@ async def test_one_cycle_is_one_trace_and_metrics_count_every_message(
             before, "email-sender", "handled"
         )
         assert value(after, "dripr_emails_total", outcome="sent") == 3
+
+        # AWS calls by operation: one SendRawEmail per email, one SendMessage for the DLQ copy.
+        def calls(samples: Samples, service: str, operation: str) -> float:
+            return value(samples, "dripr_aws_calls_total", service=service, operation=operation)
+
+        assert calls(after, "ses", "SendRawEmail") == 3
+        assert calls(after, "sqs", "SendMessage") - calls(before, "sqs", "SendMessage") == 1
         for consumer in STAGES[0] | STAGES[1] | STAGES[2]:  # one STATUS_CHANGE each
             assert messages(final[_service_of(consumer)], consumer, "handled") == 1, consumer
         assert "dripr.messages" in receiver.metric_names  # also pushed over OTLP
