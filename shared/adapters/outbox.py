@@ -187,8 +187,9 @@ class PublishedMarks:
                             done.set_exception(exc)
                     continue
                 except asyncio.CancelledError:  # the process is stopping: so are the callers
-                    for _, done in batch:
+                    for _, done in batch + self._waiting:
                         done.cancel()
+                    self._waiting = []
                     raise
                 for _, done in batch:
                     if not done.done():
