@@ -58,11 +58,12 @@ async def test_an_event_whose_publish_failed_is_published_by_the_sweep(
     assert await runtime.relay.sweep() == 0  # published rows are marked and left alone
 
 
-async def test_hand_offs_committed_at_once_are_marked_published_in_fewer_updates(
+async def test_hand_offs_committed_at_once_are_each_marked_published_once(
     runtime: Runtime, topology: Report
 ) -> None:
     """The published mark is a group commit: every row marked, once, and each caller returns
-    only after its own row is; while one UPDATE is in flight the next gathers the rest."""
+    only after its own row is. (That callers share an UPDATE is tests/unit/test_published_marks;
+    here, how many overlap depends on the emulator's speed.)"""
     campaigns = [await make_campaign(runtime.sessions) for _ in range(8)]
     marks: list[str] = []
 
@@ -87,7 +88,7 @@ async def test_hand_offs_committed_at_once_are_marked_published_in_fewer_updates
         row for campaign_id in campaigns for row in await history(runtime.sessions, campaign_id)
     ]
     assert [row.publish_attempts for row in rows] == [1] * len(campaigns)
-    assert 1 <= len(marks) < len(campaigns), marks
+    assert 1 <= len(marks) <= len(campaigns), marks
     received = await receive_all(runtime.sqs, topology.queue_urls["intro"])
     assert len(received) == len(campaigns)
 
